@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import Foundation
+import PackageDescription
+
+/// Where the pinned torch wheel lives. `scripts/bootstrap` installs it and links
+/// ~/.cache/kontext/torch to it; KONTEXT_TORCH_DIR points elsewhere.
+let torchDirectory: String = {
+    let environment = ProcessInfo.processInfo.environment
+    if let explicit = environment["KONTEXT_TORCH_DIR"], !explicit.isEmpty { return explicit }
+    let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+    return home + "/.cache/kontext/torch"
+}()
+
+let package = Package(
+    name: "Kontext",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kontext", targets: ["kontext"]),
+        // Loaded at run time by CTorch's loader, after libtorch itself; see ctorch.h.
+        .library(name: "KontextTorchShim", type: .dynamic, targets: ["CTorchShim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CTorch", linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "CTorchShim",
+            publicHeadersPath: ".",
+            cxxSettings: [
+                .headerSearchPath("../CTorch/include"),
+                .define("_GLIBCXX_USE_CXX11_ABI", to: "1"),
+                .unsafeFlags(["-isystem", torchDirectory + "/include", "-Wno-deprecated-declarations"]),
+            ],
+            linkerSettings: [
+                .unsafeFlags(["-L", torchDirectory + "/lib"]),
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+            ]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch", "Safetensors"]),
+        .target(name: "Safetensors"),
+        .executableTarget(
+            name: "kontext",
+            dependencies: [
+                "Torch", "Safetensors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)
