@@ -181,7 +181,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard let array = value as? [Any] else { return nil }
         var result: [Int] = []
         for element in array {
-            guard let number = element as? NSNumber, !(element is Bool) else { return nil }
+            guard let number = element as? NSNumber else { return nil }
             let double = number.doubleValue
             guard double == double.rounded(), Swift.abs(double) < 9.0e15 else { return nil }
             result.append(number.intValue)
