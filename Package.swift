@@ -34,7 +34,9 @@ let package = Package(
                 .unsafeFlags(["-isystem", torchDirectory + "/include", "-Wno-deprecated-declarations"]),
             ],
             linkerSettings: [
-                .unsafeFlags(["-L", torchDirectory + "/lib"]),
+                // The shim holds no Swift code: -static-stdlib keeps it from requiring the Swift runtime,
+                // so it loads on a GPU machine that has torch but no Swift toolchain.
+                .unsafeFlags(["-L", torchDirectory + "/lib", "-static-stdlib"]),
                 .linkedLibrary("torch_cpu"),
                 .linkedLibrary("c10"),
             ]
