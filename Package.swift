@@ -43,10 +43,11 @@ let package = Package(
         ),
         .target(name: "Torch", dependencies: ["CTorch", "Safetensors"]),
         .target(name: "Safetensors"),
+        .target(name: "Tokenizers"),
         .executableTarget(
             name: "kontext",
             dependencies: [
-                "Torch", "Safetensors",
+                "Torch", "Safetensors", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,6 +55,7 @@ let package = Package(
         .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -8,7 +8,7 @@ struct Kontext: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kontext",
         abstract: "Self-hosted, OpenAI-compatible image generation and editing with FLUX.1 Kontext [dev].",
-        subcommands: [Doctor.self, Tensors.self]
+        subcommands: [Doctor.self, Tensors.self, Tokenize.self]
     )
 }
 

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Tokenizers
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the token ids the model sees for a prompt, as JSON.")
+
+    enum Encoder: String, ExpressibleByArgument, CaseIterable {
+        case clip
+    }
+
+    @Option(help: "Model folder in the diffusers layout (the CLIP tokenizer is read from its tokenizer/ folder).")
+    var model: String
+
+    @Option(help: "Which text encoder's tokenizer: \(Encoder.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var encoder: Encoder = .clip
+
+    @Flag(help: "Only the ids of the text: no start/end tokens, truncation or padding.")
+    var raw = false
+
+    @Argument(help: "The prompt.")
+    var text: String
+
+    func run() throws {
+        let ids: [Int]
+        switch encoder {
+        case .clip:
+            let tokenizer = try CLIPTokenizer(directory: model + "/tokenizer")
+            ids = raw ? tokenizer.encode(text) : tokenizer(text)
+        }
+        let data = try JSONSerialization.data(withJSONObject: ids)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
