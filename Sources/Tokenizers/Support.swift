@@ -13,7 +13,11 @@ enum SpecialTokenSplitter {
         var rest = Substring(text)
         while !rest.isEmpty {
             let earliest = specials.compactMap { token in rest.range(of: token).map { (token, $0) } }
-                .min { $0.1.lowerBound < $1.1.lowerBound }
+                .min { first, second in
+                    // Leftmost match first; at the same position the longest token wins.
+                    first.1.lowerBound != second.1.lowerBound
+                        ? first.1.lowerBound < second.1.lowerBound : first.0.count > second.0.count
+                }
             guard let (token, range) = earliest else {
                 segments.append(.text(String(rest)))
                 break

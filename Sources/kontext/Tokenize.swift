@@ -8,9 +8,10 @@ struct Tokenize: ParsableCommand {
 
     enum Encoder: String, ExpressibleByArgument, CaseIterable {
         case clip
+        case t5
     }
 
-    @Option(help: "Model folder in the diffusers layout (the CLIP tokenizer is read from its tokenizer/ folder).")
+    @Option(help: "Model folder in the diffusers layout: CLIP's tokenizer is read from tokenizer/, T5's from tokenizer_2/.")
     var model: String
 
     @Option(help: "Which text encoder's tokenizer: \(Encoder.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -27,6 +28,9 @@ struct Tokenize: ParsableCommand {
         switch encoder {
         case .clip:
             let tokenizer = try CLIPTokenizer(directory: model + "/tokenizer")
+            ids = raw ? tokenizer.encode(text) : tokenizer(text)
+        case .t5:
+            let tokenizer = try T5Tokenizer(directory: model + "/tokenizer_2")
             ids = raw ? tokenizer.encode(text) : tokenizer(text)
         }
         let data = try JSONSerialization.data(withJSONObject: ids)
