@@ -53,6 +53,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
+        .executableTarget(name: "kontext-bench-tokenizers", dependencies: ["Tokenizers"], path: "bench/tokenizers/Sources"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),

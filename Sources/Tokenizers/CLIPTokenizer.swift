@@ -15,6 +15,7 @@ public final class CLIPTokenizer: Sendable {
     public static let endOfText = "<|endoftext|>"
     /// The sequence length of CLIP-L's text model.
     public static let contextLength = 77
+    private static let splitter = SpecialTokenSplitter([startOfText, endOfText])
 
     public let startID: Int
     public let endID: Int
@@ -128,7 +129,7 @@ public final class CLIPTokenizer: Sendable {
     /// The ids of `text` without start/end tokens, truncation or padding.
     public func encode(_ text: String) -> [Int] {
         var ids: [Int] = []
-        for segment in SpecialTokenSplitter.split(text, specials: [Self.startOfText, Self.endOfText]) {
+        for segment in Self.splitter.split(text) {
             switch segment {
             case .special(let token):
                 ids.append(token == Self.startOfText ? startID : endID)

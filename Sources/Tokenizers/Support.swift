@@ -1,31 +1,42 @@
 import Foundation
 
 /// Splits text around exact occurrences of special tokens, which the reference matches on the
-/// raw text before any normalisation.
-enum SpecialTokenSplitter {
+/// raw text before any normalisation: leftmost match first, the longest token at one position.
+struct SpecialTokenSplitter: Sendable {
     enum Segment: Equatable {
         case text(String)
         case special(String)
     }
 
-    static func split(_ text: String, specials: [String]) -> [Segment] {
-        var segments: [Segment] = []
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            let earliest = specials.compactMap { token in rest.range(of: token).map { (token, $0) } }
-                .min { first, second in
-                    // Leftmost match first; at the same position the longest token wins.
-                    first.1.lowerBound != second.1.lowerBound
-                        ? first.1.lowerBound < second.1.lowerBound : first.0.count > second.0.count
-                }
-            guard let (token, range) = earliest else {
-                segments.append(.text(String(rest)))
-                break
-            }
-            if range.lowerBound > rest.startIndex { segments.append(.text(String(rest[..<range.lowerBound]))) }
-            segments.append(.special(token))
-            rest = rest[range.upperBound...]
+    /// Candidate tokens by first scalar, longest first.
+    private let candidates: [Unicode.Scalar: [String]]
+
+    init(_ specials: some Sequence<String>) {
+        var candidates: [Unicode.Scalar: [String]] = [:]
+        for token in specials {
+            if let first = token.unicodeScalars.first { candidates[first, default: []].append(token) }
         }
+        self.candidates = candidates.mapValues { $0.sorted { $0.unicodeScalars.count > $1.unicodeScalars.count } }
+    }
+
+    func split(_ text: String) -> [Segment] {
+        let scalars = text.unicodeScalars
+        var segments: [Segment] = []
+        var segmentStart = scalars.startIndex
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if let tokens = candidates[scalars[index]],
+                let token = tokens.first(where: { scalars[index...].starts(with: $0.unicodeScalars) })
+            {
+                if segmentStart < index { segments.append(.text(String(scalars[segmentStart..<index]))) }
+                segments.append(.special(token))
+                index = scalars.index(index, offsetBy: token.unicodeScalars.count)
+                segmentStart = index
+            } else {
+                index = scalars.index(after: index)
+            }
+        }
+        if segmentStart < scalars.endIndex { segments.append(.text(String(scalars[segmentStart...]))) }
         return segments
     }
 }

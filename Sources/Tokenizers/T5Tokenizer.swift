@@ -25,6 +25,7 @@ public final class T5Tokenizer: Sendable {
     private let splitsOnWhitespace: Bool
     private let prependsBoundary: Bool
     private let addedTokens: [String: Int]
+    private let splitter: SpecialTokenSplitter
 
     /// Loads `tokenizer.json` from `directory` (the diffusers `tokenizer_2/` folder).
     public convenience init(directory: String) throws(TokenizerError) {
@@ -77,6 +78,7 @@ public final class T5Tokenizer: Sendable {
         self.endID = end
         self.padID = addedTokens["<pad>"] ?? pieceIDs["<pad>"].map(Int.init) ?? 0
         self.addedTokens = addedTokens
+        self.splitter = SpecialTokenSplitter(addedTokens.keys)
         self.normalizer = try Self.normalizer(root["normalizer"], source: path)
         (splitsOnWhitespace, prependsBoundary) = try Self.preTokenizer(root["pre_tokenizer"], source: path)
     }
@@ -84,7 +86,7 @@ public final class T5Tokenizer: Sendable {
     /// The ids of `text` without the end token, truncation or padding.
     public func encode(_ text: String) -> [Int] {
         var ids: [Int] = []
-        for segment in SpecialTokenSplitter.split(text, specials: Array(addedTokens.keys)) {
+        for segment in splitter.split(text) {
             switch segment {
             case .special(let token):
                 ids.append(addedTokens[token]!)
