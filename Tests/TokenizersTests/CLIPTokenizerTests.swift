@@ -18,6 +18,19 @@ enum TokenizerFixtures {
         let input: [Int]
     }
 
+    /// Checks both forms of every row against a tokenizer; lists the prompts that differ.
+    static func expectParity(
+        _ rows: [Row], content: (String) -> [Int], input: (String) -> [Int], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(rows.count >= 300, "the corpus must hold at least 300 prompts", sourceLocation: sourceLocation)
+        let mismatches = rows.filter { content($0.text) != $0.content || input($0.text) != $0.input }.map { row in
+            "\(row.text.debugDescription.prefix(100)): got \(content(row.text).prefix(16)), expected \(row.content.prefix(16))"
+        }
+        #expect(
+            mismatches.isEmpty, "\(mismatches.count) of \(rows.count) prompts differ:\n\(mismatches.prefix(10).joined(separator: "\n"))",
+            sourceLocation: sourceLocation)
+    }
+
     static func rows(_ name: String) throws -> [Row] {
         let path = directory + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -35,17 +48,7 @@ struct CLIPTokenizerTests {
     @Test(arguments: ["vocab.json + merges.txt", "tokenizer.json"])
     func everyCorpusPromptGivesTheReferenceIds(layout: String) throws {
         let tokenizer = try (layout == "tokenizer.json" ? Self.fromTokenizerJSON : Self.fromVocabAndMerges).get()
-        let rows = try TokenizerFixtures.rows("clip_parity.json")
-        #expect(rows.count >= 300, "the corpus must hold at least 300 prompts")
-        var mismatches: [String] = []
-        for row in rows {
-            let content = tokenizer.encode(row.text)
-            let input = tokenizer(row.text)
-            if content != row.content || input != row.input {
-                mismatches.append("\(row.text.debugDescription.prefix(120)): got \(content.prefix(20)), expected \(row.content.prefix(20))")
-            }
-        }
-        #expect(mismatches.isEmpty, "\(mismatches.count) of \(rows.count) prompts differ:\n\(mismatches.prefix(10).joined(separator: "\n"))")
+        TokenizerFixtures.expectParity(try TokenizerFixtures.rows("clip_parity.json"), content: tokenizer.encode, input: { tokenizer($0) })
     }
 
     @Test func modelInputIsPaddedAndTruncatedTo77() throws {
