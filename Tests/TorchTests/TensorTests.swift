@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Safetensors
 import Torch
 
 @Suite("Tensor API")
@@ -126,5 +127,34 @@ struct TensorTests {
         #expect(info.torchVersion.hasPrefix("2.11.0"))
         #expect(FileManager.default.fileExists(atPath: info.libraryDirectory + "/libtorch_cpu.so"))
         try TorchRuntime.synchronize(.cpu)
+    }
+}
+
+@Suite("Tensor from safetensors")
+struct TensorSafetensorsTests {
+    @Test func checkpointTensorsAreReadFromTheMappingAndCopiedOutExactly() throws {
+        let path = NSTemporaryDirectory() + "kontext-tensor-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var writer = SafetensorsWriter()
+        let values: [Float] = [0.5, -1, 2, 3.25, 4, 5]
+        writer.add("w", dtype: .float32, shape: [2, 3], bytes: values.withUnsafeBytes { Data($0) })
+        writer.add("bf", dtype: .bfloat16, shape: [2], bytes: Data([0x80, 0x3f, 0x00, 0xc0]))
+        writer.add("odd", dtype: .int8, shape: [1], bytes: Data([7]))
+        try writer.write(to: path)
+
+        let checkpoint = try SafetensorsCheckpoint(path: path)
+        let weight = try Tensor(named: "w", in: checkpoint)
+        #expect(weight.shape == [2, 3] && weight.dtype == .float32)
+        #expect(try weight.toArray(of: Float.self) == values)
+        var raw = [UInt8](repeating: 0, count: 24)
+        try raw.withUnsafeMutableBytes { try weight.copyBytes(to: $0) }
+        #expect(raw == values.withUnsafeBytes { Array($0) })
+        #expect(throws: TorchError.self) {
+            var short = [UInt8](repeating: 0, count: 8)
+            try short.withUnsafeMutableBytes { try weight.copyBytes(to: $0) }
+        }
+        #expect(try Tensor(named: "bf", in: checkpoint).toArray(of: Float.self) == [1, -2])
+        #expect(throws: TorchError.self) { try Tensor(named: "odd", in: checkpoint) }
+        #expect(throws: SafetensorsError.self) { try Tensor(named: "missing", in: checkpoint) }
     }
 }
