@@ -5,7 +5,8 @@ import Synchronization
 /// Finds and loads libtorch and the Kontext shim, once per process.
 ///
 /// The torch library folder is, in order: the folder passed to ``load(libraryDirectory:)``,
-/// `$KONTEXT_TORCH_LIB`, `~/.cache/kontext/torch/lib` (written by `scripts/bootstrap`), and the
+/// `$KONTEXT_TORCH_LIB`, `$KONTEXT_CACHE/torch/lib` (default `~/.cache/kontext`, written by
+/// `scripts/bootstrap`), and the
 /// `lib` folder of whatever `import torch` finds in `$KONTEXT_PYTHON` or `python3`. The shim is
 /// `$KONTEXT_TORCH_SHIM`, or `libKontextTorchShim.so` next to the running executable.
 public enum TorchRuntime {
@@ -88,8 +89,9 @@ public enum TorchRuntime {
             }
             return explicit
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        let bootstrapped = home + "/.cache/kontext/torch/lib"
+        let cache = environment["KONTEXT_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/kontext"
+        let bootstrapped = cache + "/torch/lib"
         if usable(bootstrapped, "scripts/bootstrap") { return bootstrapped }
         let python = environment["KONTEXT_PYTHON"] ?? "python3"
         if let torchPackage = pythonTorchDirectory(python) {
