@@ -6,9 +6,9 @@ import Synchronization
 ///
 /// The torch library folder is, in order: the folder passed to ``load(libraryDirectory:)``,
 /// `$KONTEXT_TORCH_LIB`, `$KONTEXT_CACHE/torch/lib` (default `~/.cache/kontext`, written by
-/// `scripts/bootstrap`), and the
-/// `lib` folder of whatever `import torch` finds in `$KONTEXT_PYTHON` or `python3`. The shim is
-/// `$KONTEXT_TORCH_SHIM`, or `libKontextTorchShim.so` next to the running executable.
+/// `scripts/bootstrap`), and the `lib` folder of whatever `import torch` finds in
+/// `$KONTEXT_PYTHON` or `python3`. The shim is `$KONTEXT_TORCH_SHIM`, or
+/// `libKontextTorchShim.so` next to the running executable.
 public enum TorchRuntime {
     /// What was loaded, for logs and `kontext doctor`.
     public struct Info: Sendable, Equatable {
