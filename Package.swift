@@ -52,9 +52,10 @@ let package = Package(
         ),
         .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
         .executableTarget(name: "kontext-bench-tokenizers", dependencies: ["Tokenizers"], path: "bench/tokenizers/Sources"),
-        .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors"]),
-        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors", "TestSupport"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

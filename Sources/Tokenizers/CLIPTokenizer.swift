@@ -23,11 +23,11 @@ public final class CLIPTokenizer: Sendable {
     public var padID: Int { endID }
     public let vocabularySize: Int
 
-    private let vocabulary: [String: Int32]
     private let merges: [UInt64: Merge]
     private let byteSymbols: [Int32]
     private let finalByteSymbols: [Int32]
-    private let cache = Mutex<[Substring: [Int32]]>([:])
+    /// Keyed by `String`, not `Substring`, so an entry does not keep its whole prompt alive.
+    private let cache = Mutex<[String: [Int32]]>([:])
 
     private struct Merge: Sendable {
         let rank: Int32
@@ -117,7 +117,6 @@ public final class CLIPTokenizer: Sendable {
             let key = Self.pairKey(Int32(leftID), Int32(rightID))
             if table[key] == nil { table[key] = Merge(rank: Int32(rank), result: Int32(result)) }
         }
-        self.vocabulary = vocabulary.mapValues(Int32.init)
         self.merges = table
         self.byteSymbols = byteSymbols
         self.finalByteSymbols = finalByteSymbols
@@ -201,7 +200,8 @@ public final class CLIPTokenizer: Sendable {
 
     /// BPE of one piece, memoised: pieces repeat a lot across prompts.
     private func symbols(of piece: Substring) -> [Int32] {
-        if let cached = cache.withLock({ $0[piece] }) { return cached }
+        let key = String(piece)
+        if let cached = cache.withLock({ $0[key] }) { return cached }
         let bytes = Array(piece.utf8)
         var symbols = bytes.enumerated().map { index, byte in
             index == bytes.count - 1 ? finalByteSymbols[Int(byte)] : byteSymbols[Int(byte)]
@@ -234,7 +234,7 @@ public final class CLIPTokenizer: Sendable {
         let result = symbols
         cache.withLock { cache in
             if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[piece] = result
+            cache[key] = result
         }
         return result
     }

@@ -17,7 +17,6 @@ public final class T5Tokenizer: Sendable {
     public let unknownID: Int
     public var vocabularySize: Int { scores.count }
 
-    private let pieceIDs: [String: Int32]
     private let scores: [Double]
     private let unknownScore: Double
     private let trie: PieceTrie
@@ -70,7 +69,6 @@ public final class T5Tokenizer: Sendable {
         guard let end = addedTokens["</s>"] ?? pieceIDs["</s>"].map(Int.init) else {
             throw .malformed(path: path, reason: "no </s> token")
         }
-        self.pieceIDs = pieceIDs
         self.scores = scores
         self.unknownScore = (scores.min() ?? 0) - 10
         self.trie = trie
@@ -118,7 +116,7 @@ public final class T5Tokenizer: Sendable {
             if prependsBoundary, !marked.hasPrefix(Self.wordBoundary) { marked = Self.wordBoundary + marked }
             var current = ""
             for character in marked {
-                if character == "\u{2581}", !current.isEmpty {
+                if character == Character(Self.wordBoundary), !current.isEmpty {
                     words.append(current)
                     current = ""
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import TestSupport
 import Testing
 
 /// A fresh temporary folder per test, removed with the object.
@@ -60,9 +61,7 @@ struct SafetensorsTests {
 
     @Test func readsAFileWrittenByThePythonPackage() throws {
         // Written by safetensors.torch.save_file in scripts/fixtures/torch_ops.py.
-        let path = (ProcessInfo.processInfo.environment["KONTEXT_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".build/kontext-fixtures").path) + "/torch_ops.safetensors"
+        let path = fixtureDirectory + "/torch_ops.safetensors"
         let file = try SafetensorsFile(path: path)
         #expect(file.metadata["torch"]?.hasPrefix("2.11.0") == true)
         let arange = try #require(file.info("arange.out"))

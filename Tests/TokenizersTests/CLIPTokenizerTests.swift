@@ -1,16 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Tokenizers
 
 /// Reference ids written by scripts/fixtures/tokenizer_ids.py (scripts/test runs it first).
 enum TokenizerFixtures {
-    static let directory: String = {
-        let root = ProcessInfo.processInfo.environment["KONTEXT_FIXTURES"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".build/kontext-fixtures").path
-        return root + "/tokenizers"
-    }()
+    static let directory = fixtureDirectory + "/tokenizers"
 
     struct Row: Decodable {
         let text: String
@@ -33,9 +29,7 @@ enum TokenizerFixtures {
 
     static func rows(_ name: String) throws -> [Row] {
         let path = directory + "/" + name
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path + " (run scripts/test, which writes the fixtures)"])
-        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureMissing(path: path) }
         return try JSONDecoder().decode([Row].self, from: data)
     }
 }

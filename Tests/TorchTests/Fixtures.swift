@@ -1,27 +1,17 @@
 import Foundation
 import Safetensors
+import TestSupport
 import Testing
 import Torch
 
 /// Reference values written by scripts/fixtures/torch_ops.py (scripts/test runs it first).
 enum Fixtures {
-    static let directory: String = {
-        if let explicit = ProcessInfo.processInfo.environment["KONTEXT_FIXTURES"], !explicit.isEmpty { return explicit }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent(".build/kontext-fixtures").path
-    }()
-
     static func open(_ name: String) throws -> SafetensorsFile {
-        let path = directory + "/" + name
+        let path = fixtureDirectory + "/" + name
         guard FileManager.default.fileExists(atPath: path) else {
             throw FixtureMissing(path: path)
         }
         return try SafetensorsFile(path: path)
-    }
-
-    struct FixtureMissing: Error, CustomStringConvertible {
-        let path: String
-        var description: String { "\(path) is missing: run scripts/test, which generates the fixtures with PyTorch first" }
     }
 }
 

@@ -89,7 +89,7 @@ struct TensorTests {
             let released: @Sendable () -> Void
             init(values: [Float], released: @escaping @Sendable () -> Void) {
                 buffer = .allocate(byteCount: values.count * 4, alignment: 64)
-                buffer.copyMemory(from: UnsafeRawBufferPointer(start: values, count: values.count * 4))
+                values.withUnsafeBytes { buffer.copyMemory(from: $0) }
                 self.released = released
             }
             deinit {
