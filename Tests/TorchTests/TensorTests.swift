@@ -88,8 +88,9 @@ struct TensorTests {
             let buffer: UnsafeMutableRawBufferPointer
             let released: @Sendable () -> Void
             init(values: [Float], released: @escaping @Sendable () -> Void) {
-                buffer = .allocate(byteCount: values.count * 4, alignment: 64)
-                values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: values.count * 4, alignment: 64)
+                values.withUnsafeBytes { storage.copyMemory(from: $0) }
+                buffer = storage
                 self.released = released
             }
             deinit {
