@@ -43,19 +43,31 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch", "Safetensors"]),
         .target(name: "Safetensors"),
         .target(name: "Tokenizers"),
+        // The C libraries' calls, wrapped so their longjmp-based errors come back as return values.
+        .target(
+            name: "CImageCodecs",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])],
+            linkerSettings: [
+                .linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp"),
+                .linkedLibrary("gif"), .linkedLibrary("avif"), .linkedLibrary("z"),
+            ]
+        ),
+        .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
         .executableTarget(
             name: "kontext",
             dependencies: [
-                "Torch", "Safetensors", "Tokenizers",
+                "Torch", "Safetensors", "Tokenizers", "ImageCodecs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
         .executableTarget(name: "kontext-bench-tokenizers", dependencies: ["Tokenizers"], path: "bench/tokenizers/Sources"),
+        .executableTarget(name: "kontext-bench-codecs", dependencies: ["ImageCodecs"], path: "bench/codecs/Sources"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

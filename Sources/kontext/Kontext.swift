@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageCodecs
 import Safetensors
 import Torch
 
@@ -8,7 +9,7 @@ struct Kontext: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kontext",
         abstract: "Self-hosted, OpenAI-compatible image generation and editing with FLUX.1 Kontext [dev].",
-        subcommands: [Doctor.self, Tensors.self, Tokenize.self]
+        subcommands: [Doctor.self, Tensors.self, Tokenize.self, Convert.self]
     )
 }
 
@@ -26,7 +27,7 @@ struct BackendOptions: ParsableArguments {
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load the tensor backend and report what it found (torch version, CUDA devices, threads).")
+        abstract: "Load the tensor backend and report what it found (torch version, CUDA devices, threads, codec libraries).")
 
     @OptionGroup var backend: BackendOptions
 
@@ -37,6 +38,7 @@ struct Doctor: ParsableCommand {
         print("shim:         \(info.shimPath)")
         print("cuda:         \(info.cudaStatus); \(info.cudaDeviceCount) device(s)")
         print("cpu threads:  \(try TorchRuntime.threadCount)")
+        print("image codecs: \(imageCodecLibraries)")
         let probe = try Tensor([1, 2, 3, 4] as [Float], shape: [2, 2])
         let product = try probe.matmul(probe).toArray(of: Float.self)
         guard product == [7, 10, 15, 22] else { throw ValidationError("backend self-test gave \(product), expected [7, 10, 15, 22]") }
