@@ -53,6 +53,7 @@ let package = Package(
             ]
         ),
         .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
+        .target(name: "FluxModel", dependencies: ["Torch", "Safetensors"]),
         .executableTarget(
             name: "kontext",
             dependencies: [
@@ -68,6 +69,7 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
+        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "Tokenizers", "Torch", "Safetensors", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -232,6 +232,10 @@ static kt_tensor kt_impl_mul_scalar(kt_tensor a, double value) {
   return tensor_op([&] { return at::mul(a->value, value); });
 }
 
+static kt_tensor kt_impl_pow(kt_tensor base, kt_tensor exponent) {
+  return tensor_op([&] { return at::pow(base->value, exponent->value); });
+}
+
 static kt_tensor kt_impl_pow_scalar(kt_tensor a, double exponent) {
   return tensor_op([&] { return at::pow(a->value, exponent); });
 }
@@ -254,6 +258,7 @@ static kt_tensor kt_impl_unary(kt_tensor a, int op) {
       case KT_UNARY_SIGMOID: return at::sigmoid(x);
       case KT_UNARY_SILU: return at::silu(x);
       case KT_UNARY_ABS: return at::abs(x);
+      case KT_UNARY_LOG: return at::log(x);
     }
     throw std::invalid_argument("unknown unary op " + std::to_string(op));
   });
@@ -347,6 +352,10 @@ static kt_tensor kt_impl_expand(kt_tensor x, const int64_t *shape, int ndim) {
 
 static kt_tensor kt_impl_contiguous(kt_tensor x) { return tensor_op([&] { return x->value.contiguous(); }); }
 
+static kt_tensor kt_impl_clone(kt_tensor x) {
+  return tensor_op([&] { return x->value.clone(at::MemoryFormat::Contiguous); });
+}
+
 static kt_tensor kt_impl_narrow(kt_tensor x, int64_t dim, int64_t start, int64_t length) {
   return tensor_op([&] { return x->value.narrow(dim, start, length); });
 }
@@ -358,6 +367,10 @@ static kt_tensor kt_impl_cat(const kt_tensor *tensors, int count, int64_t dim) {
     for (int i = 0; i < count; ++i) parts.push_back(tensors[i]->value);
     return at::cat(parts, dim);
   });
+}
+
+static kt_tensor kt_impl_index_select(kt_tensor x, int64_t dim, kt_tensor index) {
+  return tensor_op([&] { return at::index_select(x->value, dim, index->value); });
 }
 
 static int kt_impl_split(kt_tensor x, const int64_t *sizes, int count, int64_t dim, kt_tensor *out) {

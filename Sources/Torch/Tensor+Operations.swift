@@ -21,12 +21,17 @@ extension Tensor {
     public static func + (lhs: Tensor, rhs: Double) throws(TorchError) -> Tensor { try wrap("add", kt_add_scalar(lhs.handle, rhs)) }
     public static func - (lhs: Tensor, rhs: Double) throws(TorchError) -> Tensor { try wrap("sub", kt_add_scalar(lhs.handle, -rhs)) }
     public static func * (lhs: Tensor, rhs: Double) throws(TorchError) -> Tensor { try wrap("mul", kt_mul_scalar(lhs.handle, rhs)) }
-    public static func / (lhs: Tensor, rhs: Double) throws(TorchError) -> Tensor { try wrap("div", kt_mul_scalar(lhs.handle, 1 / rhs)) }
+    /// True division, as torch's `tensor / scalar`; multiplying by the reciprocal would round differently.
+    public static func / (lhs: Tensor, rhs: Double) throws(TorchError) -> Tensor {
+        try lhs / Tensor.full([], value: rhs, dtype: lhs.dtype, device: lhs.device)
+    }
     public static func + (lhs: Double, rhs: Tensor) throws(TorchError) -> Tensor { try rhs + lhs }
     public static func * (lhs: Double, rhs: Tensor) throws(TorchError) -> Tensor { try rhs * lhs }
     public static func - (lhs: Double, rhs: Tensor) throws(TorchError) -> Tensor { try rhs.negated() + lhs }
 
     public func pow(_ exponent: Double) throws(TorchError) -> Tensor { try Tensor.wrap("pow", kt_pow_scalar(handle, exponent)) }
+    /// Element-wise `self ** exponent`, broadcasting.
+    public func pow(_ exponent: Tensor) throws(TorchError) -> Tensor { try Tensor.wrap("pow", kt_pow(handle, exponent.handle)) }
 
     public func clamp(min minimum: Double, max maximum: Double) throws(TorchError) -> Tensor {
         try Tensor.wrap("clamp", kt_clamp(handle, minimum, maximum))
@@ -46,6 +51,7 @@ extension Tensor {
     public func sigmoid() throws(TorchError) -> Tensor { try unary("sigmoid", Int(KT_UNARY_SIGMOID)) }
     public func silu() throws(TorchError) -> Tensor { try unary("silu", Int(KT_UNARY_SILU)) }
     public func abs() throws(TorchError) -> Tensor { try unary("abs", Int(KT_UNARY_ABS)) }
+    public func log() throws(TorchError) -> Tensor { try unary("log", Int(KT_UNARY_LOG)) }
 
     /// GELU; `tanhApproximation` selects PyTorch's `approximate="tanh"` form used by FLUX and T5.
     public func gelu(tanhApproximation: Bool = false) throws(TorchError) -> Tensor {
@@ -159,6 +165,9 @@ extension Tensor {
 
     public func contiguous() throws(TorchError) -> Tensor { try Tensor.wrap("contiguous", kt_contiguous(handle)) }
 
+    /// A contiguous copy in freshly allocated (and so fully aligned) memory.
+    public func cloned() throws(TorchError) -> Tensor { try Tensor.wrap("clone", kt_clone(handle)) }
+
     public func unsqueezed(_ dim: Int) throws(TorchError) -> Tensor {
         var newShape = shape
         let position = dim < 0 ? dim + newShape.count + 1 : dim
@@ -184,6 +193,11 @@ extension Tensor {
     /// The slice `start..<start+length` along `dim`, sharing storage.
     public func narrowed(dim: Int, start: Int, length: Int) throws(TorchError) -> Tensor {
         try Tensor.wrap("narrow", kt_narrow(handle, Int64(dim), Int64(start), Int64(length)))
+    }
+
+    /// The entries at `index` (an int64 tensor) along `dim`: an embedding lookup when `self` is the table.
+    public func indexSelect(dim: Int, index: Tensor) throws(TorchError) -> Tensor {
+        try Tensor.wrap("index_select", kt_index_select(handle, Int64(dim), index.handle))
     }
 
     public static func cat(_ tensors: [Tensor], dim: Int) throws(TorchError) -> Tensor {

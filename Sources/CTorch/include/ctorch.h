@@ -81,6 +81,7 @@ enum { KT_CPU = 0, KT_CUDA = 1 };
   KT_FN(kt_tensor, add_scalar, (kt_tensor a, double value), (a, value)) \
   KT_FN(kt_tensor, mul_scalar, (kt_tensor a, double value), (a, value)) \
   KT_FN(kt_tensor, pow_scalar, (kt_tensor a, double exponent), (a, exponent)) \
+  KT_FN(kt_tensor, pow, (kt_tensor base, kt_tensor exponent), (base, exponent)) \
   KT_FN(kt_tensor, clamp, (kt_tensor a, double minimum, double maximum), (a, minimum, maximum)) \
   KT_FN(kt_tensor, unary, (kt_tensor a, int op), (a, op)) \
   KT_FN(kt_tensor, gelu, (kt_tensor a, int tanh_approximation), (a, tanh_approximation)) \
@@ -101,8 +102,10 @@ enum { KT_CPU = 0, KT_CUDA = 1 };
   KT_FN(kt_tensor, transpose, (kt_tensor x, int64_t dim0, int64_t dim1), (x, dim0, dim1)) \
   KT_FN(kt_tensor, expand, (kt_tensor x, const int64_t *shape, int ndim), (x, shape, ndim)) \
   KT_FN(kt_tensor, contiguous, (kt_tensor x), (x)) \
+  KT_FN(kt_tensor, clone, (kt_tensor x), (x)) \
   KT_FN(kt_tensor, narrow, (kt_tensor x, int64_t dim, int64_t start, int64_t length), (x, dim, start, length)) \
   KT_FN(kt_tensor, cat, (const kt_tensor *tensors, int count, int64_t dim), (tensors, count, dim)) \
+  KT_FN(kt_tensor, index_select, (kt_tensor x, int64_t dim, kt_tensor index), (x, dim, index)) \
   KT_FN(int, split, (kt_tensor x, const int64_t *sizes, int count, int64_t dim, kt_tensor *out), (x, sizes, count, dim, out))
 
 /* Element-wise functions selected by kt_unary's op argument. */
@@ -116,7 +119,8 @@ enum {
   KT_UNARY_TANH = 6,
   KT_UNARY_SIGMOID = 7,
   KT_UNARY_SILU = 8,
-  KT_UNARY_ABS = 9
+  KT_UNARY_ABS = 9,
+  KT_UNARY_LOG = 10
 };
 
 #define KT_DECLARE(ret, name, params, args) ret kt_##name params;
