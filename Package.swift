@@ -54,6 +54,7 @@ let package = Package(
         ),
         .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
         .target(name: "FluxModel", dependencies: ["Torch", "Safetensors"]),
+        .target(name: "KontextPipeline", dependencies: ["FluxModel", "Tokenizers", "ImageCodecs", "Torch"]),
         .executableTarget(
             name: "kontext",
             dependencies: [
@@ -69,7 +70,9 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
-        .testTarget(name: "FluxModelTests", dependencies: ["FluxModel", "Tokenizers", "Torch", "Safetensors", "TestSupport"]),
+        .testTarget(
+            name: "FluxModelTests",
+            dependencies: ["FluxModel", "KontextPipeline", "ImageCodecs", "Tokenizers", "Torch", "Safetensors", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -163,13 +163,17 @@ struct MidBlock {
         toOut = try Linear(attention.child("to_out.0"), input: channels, output: channels)
     }
 
+    /// The attention follows diffusers' `AttnProcessor2_0` view for view: the group norm runs on the
+    /// (B, C, H*W) view, not the 4D tensor, because ATen normalises a channels-last 4D tensor with
+    /// a different kernel, which rounds differently.
     func callAsFunction(_ x: Tensor) throws(TorchError) -> Tensor {
         let h = try first(x)
         let shape = h.shape
         let (batch, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
-        let tokens = try norm(h).reshaped([batch, channels, height * width]).transposed(1, 2)
-        let q = try toQ(tokens).unsqueezed(1), k = try toK(tokens).unsqueezed(1), v = try toV(tokens).unsqueezed(1)
-        let attended = try Tensor.scaledDotProductAttention(query: q, key: k, value: v).reshaped([batch, height * width, channels])
+        let tokens = try norm(h.reshaped([batch, channels, height * width])).transposed(1, 2)
+        func heads(_ t: Tensor) throws(TorchError) -> Tensor { try t.reshaped([batch, height * width, 1, channels]).transposed(1, 2) }
+        let attended = try Tensor.scaledDotProductAttention(query: heads(toQ(tokens)), key: heads(toK(tokens)), value: heads(toV(tokens)))
+            .transposed(1, 2).reshaped([batch, height * width, channels])
         let projected = try toOut(attended).transposed(1, 2).reshaped([batch, channels, height, width])
         return try second(projected + h)
     }

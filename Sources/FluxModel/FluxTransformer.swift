@@ -93,11 +93,15 @@ public struct FluxTransformer: @unchecked Sendable {
     ) throws(TorchError) -> Tensor {
         try forward(
             hidden: hidden, encoder: encoder, conditioning: conditioning(timestep: timestep, guidance: guidance, pooled: pooled),
-            rotary: rotary.cosSin(ids: Tensor.cat([textIds, imageIds], dim: 0)))
+            rotary: rotaryTable(ids: Tensor.cat([textIds, imageIds], dim: 0)))
     }
 
+    /// The rotary cos/sin tables for position ids (text tokens first, then image tokens). They
+    /// depend only on the ids, so a sampling loop computes them once.
+    public func rotaryTable(ids: Tensor) throws(TorchError) -> (Tensor, Tensor) { try rotary.cosSin(ids: ids) }
+
     /// Timestep, guidance and pooled-text embedding summed: the vector every modulation reads.
-    func conditioning(timestep: Tensor, guidance: Tensor?, pooled: Tensor) throws(TorchError) -> Tensor {
+    public func conditioning(timestep: Tensor, guidance: Tensor?, pooled: Tensor) throws(TorchError) -> Tensor {
         let dtype = pooled.dtype
         var embedding = try timestepEmbedder(timestepProjection(timestep.to(dtype) * 1000).to(dtype))
         if let guidanceEmbedder {
@@ -107,7 +111,8 @@ public struct FluxTransformer: @unchecked Sendable {
         return try embedding + textEmbedder(pooled)
     }
 
-    func forward(hidden: Tensor, encoder: Tensor, conditioning: Tensor, rotary: (Tensor, Tensor)) throws(TorchError) -> Tensor {
+    /// The forward pass from a precomputed conditioning vector and rotary table.
+    public func forward(hidden: Tensor, encoder: Tensor, conditioning: Tensor, rotary: (Tensor, Tensor)) throws(TorchError) -> Tensor {
         var image = try xEmbedder(hidden)
         var text = try contextEmbedder(encoder)
         for block in doubleBlocks {

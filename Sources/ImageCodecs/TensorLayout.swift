@@ -1,16 +1,15 @@
 extension RGBImage {
-    /// The image as the VAE expects it: planar (3, height, width) floats in [-1, 1], computed as
-    /// diffusers' `VaeImageProcessor` does (`value / 255`, then `2 * x - 1`, in float32).
-    public func normalizedPlanarFloats() -> [Float] {
-        let planeSize = width * height
-        var output = [Float](repeating: 0, count: planeSize * 3)
+    /// The pixels as diffusers' `VaeImageProcessor` prepares them: (height, width, 3) floats in
+    /// [-1, 1] (`value / 255`, then `2 * x - 1`, in float32). The reference turns this array into the
+    /// VAE's (3, height, width) input by permuting, not copying, so its input is channels-last in
+    /// memory; doing the same matters, because ATen's convolutions round differently in that layout.
+    public func normalizedFloats() -> [Float] {
+        var output = [Float](repeating: 0, count: pixels.count)
         pixels.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { output in
-                for pixel in 0..<planeSize {
-                    for channel in 0..<3 {
-                        let unit = Float(input[pixel * 3 + channel]) / 255
-                        output[channel * planeSize + pixel] = 2 * unit - 1
-                    }
+                for index in 0..<input.count {
+                    let unit = Float(input[index]) / 255
+                    output[index] = 2 * unit - 1
                 }
             }
         }

@@ -43,8 +43,10 @@ func relativeError(_ actual: Tensor, _ expected: Tensor) throws -> (relative: Fl
     return (relative, absolute)
 }
 
-/// Float32 parity: 1e-4 relative (against |expected| + 1e-3), the tolerance the issue states.
-let float32Tolerance: Float = 0
+/// Float32 parity: 1e-4 relative (against |expected| + 1e-3), the tolerance the engine promises.
+/// On one thread, as here, every component and every pipeline step has measured bit-identical
+/// (0 difference); the margin is for other thread counts, where reductions round differently.
+let float32Tolerance: Float = 1e-4
 
 @Suite("FLUX components match diffusers", .serialized)
 struct ComponentParityTests {

@@ -45,17 +45,19 @@ struct ResizeTests {
 struct TensorLayoutTests {
     @Test func normalisesAsDiffusersDoes() throws {
         let image = try RGBImage(width: 2, height: 1, pixels: [0, 128, 255, 1, 2, 3])
-        let values = image.normalizedPlanarFloats()
-        // Planar: all reds, then all greens, then all blues.
-        let expected: [Float] = [0, 1, 128, 2, 255, 3].map { 2 * (Float($0) / 255) - 1 }
+        let values = image.normalizedFloats()
+        let expected: [Float] = [0, 128, 255, 1, 2, 3].map { 2 * (Float($0) / 255) - 1 }
         #expect(values == expected)
-        #expect(values[0] == -1 && values[4] == 1)
+        #expect(values[0] == -1 && values[2] == 1)
     }
 
     @Test func roundTripsEveryLevel() throws {
         let levels: [UInt8] = (0..<256).flatMap { (level: Int) -> [UInt8] in [UInt8(level), UInt8(255 - level), UInt8(level * 7 % 256)] }
         let image = try RGBImage(width: 16, height: 16, pixels: levels)
-        let back = try RGBImage(normalizedPlanarFloats: image.normalizedPlanarFloats(), width: 16, height: 16)
+        // Interleaved out, planar back in: transpose (16 * 16, 3) to (3, 16 * 16) by hand.
+        let interleaved = image.normalizedFloats()
+        let planar = (0..<3).flatMap { channel in (0..<256).map { interleaved[$0 * 3 + channel] } }
+        let back = try RGBImage(normalizedPlanarFloats: planar, width: 16, height: 16)
         #expect(back == image)
     }
 

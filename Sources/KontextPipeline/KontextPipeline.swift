@@ -1,0 +1,287 @@
+import FluxModel
+import Foundation
+import ImageCodecs
+import Tokenizers
+import Torch
+
+/// What to generate.
+public struct GenerationRequest: Sendable {
+    public var prompt: String
+    /// With `trueCFGScale` > 1, a second pass per step steers away from this prompt.
+    public var negativePrompt: String?
+    public var trueCFGScale: Double
+    /// Reference images for an edit (1 to 4); none for text-to-image.
+    public var images: [RGBImage]
+    public var referenceSizing: ReferenceSizing
+    /// Output size in pixels; multiples of 16.
+    public var width: Int
+    public var height: Int
+    public var steps: Int
+    /// The distilled guidance the model embeds.
+    public var guidance: Double
+    /// Image i uses seed + i.
+    public var seed: UInt64
+    public var count: Int
+
+    public init(
+        prompt: String, negativePrompt: String? = nil, trueCFGScale: Double = 1, images: [RGBImage] = [],
+        referenceSizing: ReferenceSizing = .preferredBucket, width: Int = 1024, height: Int = 1024, steps: Int = 28,
+        guidance: Double = 2.5, seed: UInt64 = 0, count: Int = 1
+    ) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.trueCFGScale = trueCFGScale
+        self.images = images
+        self.referenceSizing = referenceSizing
+        self.width = width
+        self.height = height
+        self.steps = steps
+        self.guidance = guidance
+        self.seed = seed
+        self.count = count
+    }
+}
+
+/// Reported after every denoising step.
+public struct GenerationProgress: Sendable {
+    public let step: Int
+    public let totalSteps: Int
+    public let elapsedSeconds: Double
+    /// The first image's predicted result at latent resolution (1/8 of the output), when asked for.
+    public let preview: RGBImage?
+    /// The packed latents after this step (batch, tokens, 64), as diffusers' step callback sees them.
+    public let latents: Tensor
+}
+
+/// Why a generation did not complete.
+public enum PipelineError: Error, CustomStringConvertible, Sendable {
+    case invalidRequest(String)
+    case cancelled
+    case model(ModelError)
+    case backend(TorchError)
+    case image(ImageCodecError)
+    case tokenizer(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRequest(let message): message
+        case .cancelled: "the generation was cancelled"
+        case .model(let error): error.description
+        case .backend(let error): error.description
+        case .image(let error): error.message
+        case .tokenizer(let message): message
+        }
+    }
+}
+
+/// FLUX.1 Kontext [dev] text-to-image and image editing, step for step as diffusers'
+/// `FluxKontextPipeline`.
+public final class KontextPipeline: @unchecked Sendable {
+    public let transformer: FluxTransformer
+    public let autoencoder: Autoencoder
+    public let clip: CLIPTextEncoder
+    public let t5: T5TextEncoder
+    let clipTokenizer: CLIPTokenizer
+    let t5Tokenizer: T5Tokenizer
+    public let scheduler: SchedulerConfig
+    public let dtype: DType
+    public let device: Device
+
+    /// Loads every component; fails before any compute when a file or tensor is wrong.
+    public init(loader: ModelLoader) throws(PipelineError) {
+        let root = loader.location.root
+        do {
+            clipTokenizer = try CLIPTokenizer(directory: root + "/tokenizer")
+            t5Tokenizer = try T5Tokenizer(directory: root + "/tokenizer_2")
+        } catch {
+            throw .tokenizer("\(root): \(error)")
+        }
+        do {
+            transformer = try loader.transformer()
+            autoencoder = try loader.autoencoder()
+            clip = try loader.clip()
+            t5 = try loader.t5()
+        } catch {
+            throw .model(error)
+        }
+        let schedulerPath = root + "/scheduler/scheduler_config.json"
+        if let data = FileManager.default.contents(atPath: schedulerPath) {
+            do { scheduler = try JSONDecoder().decode(SchedulerConfig.self, from: data) } catch {
+                throw .model(.invalidModel("\(schedulerPath) is not a valid scheduler config: \(error)"))
+            }
+        } else {
+            scheduler = .flux
+        }
+        dtype = loader.dtype
+        device = loader.device
+    }
+
+    /// Pixels per side of one transformer token (VAE downsampling x 2x2 patches): 16 for FLUX.
+    public var sizeMultiple: Int { autoencoder.config.downsamplingFactor * 2 }
+
+    /// Generates `request.count` images.
+    public func generate(
+        _ request: GenerationRequest, previews: Bool = false, isCancelled: @Sendable () -> Bool = { false },
+        progress: (GenerationProgress) -> Void = { _ in }
+    ) throws(PipelineError) -> [RGBImage] {
+        try validate(request)
+        do {
+            return try run(request, previews: previews, isCancelled: isCancelled, progress: progress)
+        } catch let error as PipelineError {
+            throw error
+        } catch let error as TorchError {
+            throw .backend(error)
+        } catch let error as ImageCodecError {
+            throw .image(error)
+        } catch {
+            throw .invalidRequest("\(error)")
+        }
+    }
+
+    func validate(_ request: GenerationRequest) throws(PipelineError) {
+        let multiple = sizeMultiple
+        guard request.width > 0, request.height > 0, request.width % multiple == 0, request.height % multiple == 0 else {
+            throw .invalidRequest("width and height must be positive multiples of \(multiple), not \(request.width)x\(request.height)")
+        }
+        guard (1...200).contains(request.steps) else { throw .invalidRequest("steps must be 1 to 200, not \(request.steps)") }
+        guard (1...16).contains(request.count) else { throw .invalidRequest("count must be 1 to 16, not \(request.count)") }
+        guard request.images.count <= 4 else { throw .invalidRequest("at most 4 reference images, not \(request.images.count)") }
+        guard request.guidance.isFinite, request.trueCFGScale.isFinite else { throw .invalidRequest("guidance must be a finite number") }
+    }
+
+    private struct TextConditioning {
+        let hidden: Tensor
+        let pooled: Tensor
+    }
+
+    /// T5 hidden states and pooled CLIP embedding for `prompt`, repeated `count` times.
+    private func encode(_ prompt: String, count: Int) throws -> TextConditioning {
+        let pooled = try clip.pooled(tokens: [clipTokenizer(prompt)], device: device).to(dtype)
+        let hidden = try t5.encode(tokens: [t5Tokenizer(prompt)], device: device).to(dtype)
+        return TextConditioning(
+            hidden: try hidden.expanded([count] + Array(hidden.shape.dropFirst())).contiguous(),
+            pooled: try pooled.expanded([count, pooled.shape[1]]).contiguous())
+    }
+
+    /// Reference images as packed, scaled latent tokens with their position ids.
+    private func encodeReferences(_ images: [RGBImage], sizing: ReferenceSizing, count: Int) throws -> (tokens: Tensor, ids: Tensor)? {
+        guard !images.isEmpty else { return nil }
+        let factor = autoencoder.config.downsamplingFactor
+        var latents = [Tensor]()
+        var grids = [(rows: Int, columns: Int)]()
+        for image in images {
+            let size = sizing.size(width: image.width, height: image.height, multiple: sizeMultiple)
+            let resized = try image.resized(width: size.width, height: size.height)
+            // (1, H, W, 3) permuted to a (1, 3, H, W) view: channels-last, exactly as the reference feeds its VAE.
+            let pixels = try Tensor(resized.normalizedFloats(), shape: [1, size.height, size.width, 3]).permuted([0, 3, 1, 2]).to(dtype, device)
+            let mean = try autoencoder.encodeMean(pixels)
+            let scaled = try (mean - (autoencoder.config.shiftFactor ?? 0)) * autoencoder.config.scalingFactor
+            latents.append(try LatentLayout.pack(scaled))
+            grids.append((size.height / factor / 2, size.width / factor / 2))
+        }
+        var ids = [Float]()
+        for (grid, offset) in zip(grids, LatentLayout.referenceOffsets(grids)) {
+            ids += LatentLayout.positionIds(rows: grid.rows, columns: grid.columns, index: 1, rowOffset: offset.row, columnOffset: offset.column)
+        }
+        let tokens = try Tensor.cat(latents, dim: 1)
+        return (
+            try tokens.expanded([count] + Array(tokens.shape.dropFirst())).contiguous(),
+            try Tensor(ids, shape: [ids.count / 3, 3]).to(device)
+        )
+    }
+
+    private func run(
+        _ request: GenerationRequest, previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
+    ) throws -> [RGBImage] {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let count = request.count
+        let positive = try encode(request.prompt, count: count)
+        let useTrueCFG = request.trueCFGScale > 1 && request.negativePrompt != nil
+        let negative = useTrueCFG ? try encode(request.negativePrompt ?? "", count: count) : nil
+        let references = try encodeReferences(request.images, sizing: request.referenceSizing, count: count)
+
+        let factor = autoencoder.config.downsamplingFactor
+        let latentHeight = 2 * (request.height / (factor * 2)), latentWidth = 2 * (request.width / (factor * 2))
+        let channels = transformer.config.inChannels / 4
+        // Each image's noise from its own CPU generator (seed + i), as the reference draws it.
+        var noises = [Tensor]()
+        for index in 0..<count {
+            let generator = try RandomGenerator(seed: request.seed &+ UInt64(index))
+            noises.append(try Tensor.randn([1, channels, latentHeight, latentWidth], generator: generator, dtype: dtype))
+        }
+        var latents = try LatentLayout.pack(Tensor.cat(noises, dim: 0)).to(device)
+        let noiseTokens = latents.shape[1]
+        var imageIds = try Tensor(LatentLayout.positionIds(rows: latentHeight / 2, columns: latentWidth / 2), shape: [noiseTokens, 3]).to(device)
+        if let references { imageIds = try Tensor.cat([imageIds, references.ids], dim: 0) }
+        let textIds = try Tensor.zeros([positive.hidden.shape[1], 3], device: device)
+
+        let schedule = FlowMatchSchedule(steps: request.steps, imageTokens: noiseTokens, config: scheduler)
+        let guidance = transformer.config.guidanceEmbeds
+            ? try Tensor.full([count], value: request.guidance, dtype: .float32, device: device) : nil
+        let rotary = try transformer.rotaryTable(ids: Tensor.cat([textIds, imageIds], dim: 0))
+        for step in 0..<request.steps {
+            if isCancelled() { throw PipelineError.cancelled }
+            let input = try references.map { try Tensor.cat([latents, $0.tokens], dim: 1) } ?? latents
+            let timestep = try (Tensor.full([count], value: Double(schedule.timesteps[step]), dtype: .float32, device: device)
+                .to(latents.dtype) / 1000)
+            func velocity(_ text: TextConditioning) throws -> Tensor {
+                let conditioning = try transformer.conditioning(timestep: timestep, guidance: guidance, pooled: text.pooled)
+                let output = try transformer.forward(hidden: input, encoder: text.hidden, conditioning: conditioning, rotary: rotary)
+                return try output.narrowed(dim: 1, start: 0, length: noiseTokens)
+            }
+            var prediction = try velocity(positive)
+            if let negative {
+                let away = try velocity(negative)
+                prediction = try away + (prediction - away) * request.trueCFGScale
+            }
+            // Euler: x += (sigma_next - sigma) * v, in float32 as the scheduler does.
+            let delta = schedule.sigmas[step + 1] - schedule.sigmas[step]
+            let scaled = try prediction * Tensor.full([], value: Double(delta), dtype: .float32, device: device)
+            latents = try (latents.to(.float32) + scaled).to(prediction.dtype)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let preview = previews
+                ? try previewImage(latents: latents, velocity: prediction, sigma: schedule.sigmas[step + 1], height: latentHeight, width: latentWidth)
+                : nil
+            progress(GenerationProgress(step: step + 1, totalSteps: request.steps, elapsedSeconds: elapsed, preview: preview, latents: latents))
+        }
+        if isCancelled() { throw PipelineError.cancelled }
+        let unpacked = try LatentLayout.unpack(latents, height: latentHeight, width: latentWidth)
+        let decodedInput = try unpacked / autoencoder.config.scalingFactor + (autoencoder.config.shiftFactor ?? 0)
+        var images = [RGBImage]()
+        for index in 0..<count {
+            let decoded = try autoencoder.decode(decodedInput.narrowed(dim: 0, start: index, length: 1))
+            let values = try decoded.to(.float32).to(.cpu).contiguous().toArray(of: Float.self)
+            images.append(try RGBImage(normalizedPlanarFloats: values, width: request.width, height: request.height))
+        }
+        return images
+    }
+
+    /// A cheap look at where the first image is heading: the predicted clean latent (x - sigma v)
+    /// projected to RGB by a fixed linear map instead of the VAE decoder.
+    private func previewImage(latents: Tensor, velocity: Tensor, sigma: Float, height: Int, width: Int) throws -> RGBImage {
+        let first = try latents.narrowed(dim: 0, start: 0, length: 1).to(.float32)
+        let clean = try first - velocity.narrowed(dim: 0, start: 0, length: 1).to(.float32) * Double(sigma)
+        let latent = try LatentLayout.unpack(clean, height: height, width: width)
+        let channels = latent.shape[1]
+        guard channels == LatentPreview.channels else {
+            return try RGBImage(width: width, height: height, red: 128, green: 128, blue: 128)
+        }
+        let factors = try Tensor(LatentPreview.rgbFactors, shape: [channels, 3]).to(device)
+        let bias = try Tensor(LatentPreview.rgbBias, shape: [1, 1, 3]).to(device)
+        let rgb = try (latent.permuted([0, 2, 3, 1]).matmul(factors).reshaped([height, width, 3]) + bias.reshaped([1, 1, 3]))
+            .permuted([2, 0, 1]).contiguous().to(.cpu).toArray(of: Float.self)
+        return try RGBImage(normalizedPlanarFloats: rgb, width: width, height: height)
+    }
+}
+
+/// The linear latent-to-RGB map ComfyUI uses for FLUX previews (`latent_formats.Flux`).
+enum LatentPreview {
+    static let channels = 16
+    static let rgbFactors: [Float] = [
+        -0.0346, 0.0244, 0.0681, 0.0034, 0.0210, 0.0687, 0.0275, -0.0668, -0.0433, -0.0174, 0.0160, 0.0617,
+        0.0859, 0.0721, 0.0329, 0.0004, 0.0383, 0.0115, 0.0405, 0.0861, 0.0915, -0.0236, -0.0185, -0.0259,
+        -0.0245, 0.0250, 0.1180, 0.1008, 0.0755, -0.0421, -0.0515, 0.0201, 0.0011, 0.0428, -0.0012, -0.0036,
+        0.0817, 0.0765, 0.0749, -0.1264, -0.0522, -0.1103, -0.0280, -0.0881, -0.0499, -0.1262, -0.0982, -0.0778,
+    ]
+    static let rgbBias: [Float] = [-0.0329, -0.0718, -0.0851]
+}
