@@ -58,13 +58,16 @@ let package = Package(
         .executableTarget(
             name: "kontext",
             dependencies: [
-                "Torch", "Safetensors", "Tokenizers", "ImageCodecs",
+                "Torch", "Safetensors", "Tokenizers", "ImageCodecs", "FluxModel", "KontextPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "kontext-bench-ops", dependencies: ["Torch"], path: "bench/op-overhead/Sources"),
         .executableTarget(name: "kontext-bench-tokenizers", dependencies: ["Tokenizers"], path: "bench/tokenizers/Sources"),
         .executableTarget(name: "kontext-bench-codecs", dependencies: ["ImageCodecs"], path: "bench/codecs/Sources"),
+        .executableTarget(
+            name: "kontext-bench-engine", dependencies: ["KontextPipeline", "FluxModel", "ImageCodecs", "Torch"],
+            path: "bench/engine-cpu/Sources"),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "Safetensors", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),

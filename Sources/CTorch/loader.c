@@ -49,7 +49,14 @@ int kt_load(const char *torch_library_directory, const char *shim_path, char *cu
     snprintf(load_error, sizeof load_error, "%s does not export %s", shim_path, KT_API_SYMBOL);
     goto done;
   }
-  __atomic_store_n(&loaded_api, getter(), __ATOMIC_RELEASE);
+  const kt_api *api = getter();
+  if (!api || !api->signature || strcmp(api->signature, KT_SIGNATURE) != 0) {
+    snprintf(load_error, sizeof load_error,
+             "%s was built from another version of Kontext's operation list; rebuild it with this binary "
+             "(swift build --product KontextTorchShim, or the same -c configuration as kontext)", shim_path);
+    goto done;
+  }
+  __atomic_store_n(&loaded_api, api, __ATOMIC_RELEASE);
   result = 0;
 done:
   pthread_mutex_unlock(&load_lock);

@@ -381,7 +381,7 @@ static int kt_impl_split(kt_tensor x, const int64_t *sizes, int count, int64_t d
 }
 
 #define KT_TABLE_VALUE(ret, name, params, args) kt_impl_##name,
-static const kt_api shim_api = {KT_OPERATIONS(KT_TABLE_VALUE)};
+static const kt_api shim_api = {KT_SIGNATURE, KT_OPERATIONS(KT_TABLE_VALUE)};
 #undef KT_TABLE_VALUE
 
 __attribute__((visibility("default"))) const kt_api *kt_shim_api(void) { return &shim_api; }

@@ -184,7 +184,8 @@ final class CheckpointSource: WeightSource {
             let sliceFits = location.rows.map { $0.upperBound <= (info.shape.first ?? 0) && $0.count == shape.first } ?? true
             if info.shape != expected || !sliceFits {
                 let slice = location.rows.map { " rows \($0.lowerBound)..<\($0.upperBound)" } ?? ""
-                problems.append("wrong shape: \(location.key)\(slice) is \(info.shape), \(name) needs \(shape)")
+                let needed = location.key == name && location.rows == nil ? "the config needs \(shape)" : "\(name) needs \(shape)"
+                problems.append("wrong shape: \(location.key)\(slice) is \(info.shape), \(needed)")
             }
         }
         for key in checkpoint.names where !used.contains(key) {

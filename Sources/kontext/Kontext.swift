@@ -9,7 +9,7 @@ struct Kontext: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kontext",
         abstract: "Self-hosted, OpenAI-compatible image generation and editing with FLUX.1 Kontext [dev].",
-        subcommands: [Doctor.self, Tensors.self, Tokenize.self, Convert.self]
+        subcommands: [Doctor.self, Generate.self, Edit.self, Inspect.self, Convert.self, Tensors.self, Tokenize.self]
     )
 }
 

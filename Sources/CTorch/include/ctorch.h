@@ -127,9 +127,17 @@ enum {
 KT_OPERATIONS(KT_DECLARE)
 #undef KT_DECLARE
 
-/* The table the shim hands to the loader: one entry per operation, in KT_OPERATIONS order. */
+/* Every operation's name and parameter list in one string: equal in the shim and the loader only
+ * when both were built from the same list, which the loader checks before using the table (a
+ * stale shim would otherwise call the wrong functions). */
+#define KT_SIGNATURE_TEXT(ret, name, params, args) #ret " " #name #params ";"
+#define KT_SIGNATURE KT_OPERATIONS(KT_SIGNATURE_TEXT)
+
+/* The table the shim hands to the loader: its signature, then one entry per operation, in
+ * KT_OPERATIONS order. */
 #define KT_TABLE_ENTRY(ret, name, params, args) ret (*name) params;
 typedef struct kt_api {
+  const char *signature;
   KT_OPERATIONS(KT_TABLE_ENTRY)
 } kt_api;
 #undef KT_TABLE_ENTRY
