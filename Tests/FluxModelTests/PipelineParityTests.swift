@@ -18,6 +18,14 @@ struct RecordedRun: Decodable, CustomTestStringConvertible {
     let guidance: Double
     let seed: UInt64
     let image: String?
+    let negativePrompt: String?
+    let trueCfgScale: Double
+
+    enum CodingKeys: String, CodingKey {
+        case key, mode, prompt, width, height, steps, guidance, seed, image
+        case negativePrompt = "negative_prompt", trueCfgScale = "true_cfg_scale"
+    }
+
     var testDescription: String { "\(key) \(width)x\(height)" }
 }
 
@@ -40,7 +48,7 @@ struct PipelineParityTests {
     @Test("latents after every step and the final 8-bit image", arguments: cases)
     func endToEnd(_ configuration: String, bfl: Bool) throws {
         let runs = RecordedRuns.load(configuration)
-        #expect(runs.count == 4, "text-to-image and edit at two sizes")
+        #expect(runs.count == 5, "text-to-image and edit at two sizes, and an edit with true CFG")
         let reference = try FluxFixtures.reference(configuration)
         let pipeline = try KontextPipeline(loader: FluxFixtures.loader(configuration, bfl: bfl))
         for run in runs {
@@ -49,8 +57,9 @@ struct PipelineParityTests {
                 images.append(try ImageDecoder.decode(Data(contentsOf: URL(fileURLWithPath: FluxFixtures.folder(configuration) + "/" + file))))
             }
             let request = GenerationRequest(
-                prompt: run.prompt, images: images, referenceSizing: .matchInput, width: run.width, height: run.height,
-                steps: run.steps, guidance: run.guidance, seed: run.seed)
+                prompt: run.prompt, negativePrompt: run.negativePrompt, trueCFGScale: run.trueCfgScale, images: images,
+                referenceSizing: .matchInput, width: run.width, height: run.height, steps: run.steps, guidance: run.guidance,
+                seed: run.seed)
             var stepErrors = [Float]()
             let output = try pipeline.generate(request, progress: { progress in
                 let expected = try? Tensor(named: "\(run.key).step.\(progress.step - 1)", in: reference)
