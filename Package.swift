@@ -53,6 +53,8 @@ let package = Package(
             ]
         ),
         .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
+        // The API contract as pure logic: parameters, size rules, errors. No server, no engine.
+        .target(name: "ImageAPI"),
         .target(name: "FluxModel", dependencies: ["Torch", "Safetensors"]),
         .target(name: "KontextPipeline", dependencies: ["FluxModel", "Tokenizers", "ImageCodecs", "Torch"]),
         .executableTarget(
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "TestSupport"]),
+        .testTarget(name: "ImageAPITests", dependencies: ["ImageAPI"]),
         .testTarget(
             name: "FluxModelTests",
             dependencies: ["FluxModel", "KontextPipeline", "ImageCodecs", "Tokenizers", "Torch", "Safetensors", "TestSupport"]),
