@@ -21,6 +21,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "CTorch", linkerSettings: [.linkedLibrary("dl")]),
@@ -55,12 +59,23 @@ let package = Package(
         .target(name: "ImageCodecs", dependencies: ["CImageCodecs"]),
         // The API contract as pure logic: parameters, size rules, errors. No server, no engine.
         .target(name: "ImageAPI"),
+        .target(
+            name: "KontextServer",
+            dependencies: [
+                "ImageAPI", "ImageCodecs", "KontextPipeline", "FluxModel", "Torch",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .target(name: "FluxModel", dependencies: ["Torch", "Safetensors"]),
         .target(name: "KontextPipeline", dependencies: ["FluxModel", "Tokenizers", "ImageCodecs", "Torch"]),
         .executableTarget(
             name: "kontext",
             dependencies: [
-                "Torch", "Safetensors", "Tokenizers", "ImageCodecs", "FluxModel", "KontextPipeline",
+                "Torch", "Safetensors", "Tokenizers", "ImageCodecs", "FluxModel", "KontextPipeline", "KontextServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -5,11 +5,11 @@ import Safetensors
 import Torch
 
 @main
-struct Kontext: ParsableCommand {
+struct Kontext: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kontext",
         abstract: "Self-hosted, OpenAI-compatible image generation and editing with FLUX.1 Kontext [dev].",
-        subcommands: [Doctor.self, Generate.self, Edit.self, Inspect.self, Convert.self, Tensors.self, Tokenize.self]
+        subcommands: [Serve.self, Generate.self, Edit.self, Inspect.self, Doctor.self, Convert.self, Tensors.self, Tokenize.self]
     )
 }
 

@@ -1,0 +1,213 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ImageAPI
+import ImageCodecs
+import KontextPipeline
+import Synchronization
+
+/// Turns a parsed request into images and an OpenAI-shaped answer.
+struct ImageHandler: Sendable {
+    let scheduler: EngineScheduler
+    let store: ImageStore
+    let capabilities: ServerCapabilities
+    let limits: BodyLimits
+    let publicURL: String?
+
+    /// Decoding limits for uploads: the contract's 50 MB and 14142 px a side.
+    var decodeLimits: DecodeLimits { DecodeLimits(maxBytes: limits.imageBytes, maxSide: 14142) }
+
+    func handle(_ operation: ImageOperation, content: RequestContent, request: Request) async throws -> Response {
+        let parameters = try ImageRequest(operation, fields: content.fields, capabilities: capabilities)
+        if operation == .edit, content.images.isEmpty {
+            throw APIError.invalid("invalid_value", param: "image", "an edit needs 1 to \(limits.images) images in 'image' or 'image[]'")
+        }
+        let images = try content.images.map { bytes -> RGBImage in
+            do throws(ImageCodecError) {
+                return try ImageDecoder.decode(bytes, limits: decodeLimits, accepting: [.png, .jpeg, .webp])
+            } catch {
+                if case .tooLarge = error { throw APIError.invalid("image_too_large", param: "image", error.message) }
+                throw APIError.invalid("unsupported_image_format", param: "image", error.message)
+            }
+        }
+        let size = try parameters.size(firstImage: images.first.map { PixelSize(width: $0.width, height: $0.height) })
+        let multiple = await scheduler.sizeMultiple
+        let engineSize = size.engineSize(multiple: multiple)
+        let seed = parameters.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let generation = GenerationRequest(
+            prompt: parameters.prompt, images: images, referenceSizing: .preferredBucket, width: engineSize.width,
+            height: engineSize.height, steps: parameters.steps, guidance: parameters.guidance, seed: seed, count: parameters.count)
+        var headers = HTTPFields()
+        if !parameters.ignored.isEmpty { headers[.kontextIgnoredParams] = parameters.ignored.joined(separator: ", ") }
+        if parameters.stream {
+            return streamingResponse(parameters, generation: generation, size: size, headers: headers)
+        }
+        let result = try await scheduler.run(generation)
+        let (data, encodeMilliseconds) = try await encode(result.images, parameters: parameters, size: size, seed: seed, request: request)
+        let body = ImagesResponse(
+            created: Int(Date().timeIntervalSince1970), data: data, model: parameters.model, size: size.description,
+            outputFormat: parameters.outputFormat.rawValue,
+            usage: .init(images: result.images.count, steps: parameters.steps, megapixels: (size.megapixels * 100).rounded() / 100),
+            timings: .init(queueMs: result.queueMilliseconds, inferenceMs: result.inferenceMilliseconds, encodeMs: encodeMilliseconds))
+        headers[.contentType] = "application/json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+
+    /// Resamples to the exact size, encodes, and stores or inlines each image.
+    func encode(_ images: [RGBImage], parameters: ImageRequest, size: PixelSize, seed: UInt64, request: Request) async throws
+        -> ([ImagesResponse.Item], Int)
+    {
+        let started = ContinuousClock.now
+        var items = [ImagesResponse.Item]()
+        for (index, image) in images.enumerated() {
+            let bytes = try encodedBytes(image, parameters: parameters, size: size)
+            var item = ImagesResponse.Item(revisedPrompt: parameters.prompt, seed: seed &+ UInt64(index))
+            let format = ImageFormat(parameters.outputFormat)
+            if parameters.syncMode {
+                item.url = "data:\(format.mimeType);base64," + Data(bytes).base64EncodedString()
+            } else if parameters.responseFormat == .b64JSON {
+                item.b64JSON = Data(bytes).base64EncodedString()
+            } else {
+                let name = try await store.save(bytes, fileExtension: format.fileExtension)
+                item.url = baseURL(request) + "/v1/images/files/" + name
+            }
+            items.append(item)
+        }
+        return (items, EngineScheduler.milliseconds(ContinuousClock.now - started))
+    }
+
+    func encodedBytes(_ image: RGBImage, parameters: ImageRequest, size: PixelSize) throws -> [UInt8] {
+        let exact = image.width == size.width && image.height == size.height ? image : try image.resized(width: size.width, height: size.height)
+        do {
+            return try ImageEncoder.encode(exact, as: ImageFormat(parameters.outputFormat), options: EncodeOptions(quality: parameters.quality))
+        } catch {
+            throw APIError.server("encoding_failed", error.message)
+        }
+    }
+
+    /// The public base URL: configured, or from the request's Host.
+    func baseURL(_ request: Request) -> String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let host = request.head.authority ?? "localhost"
+        return "http://\(host)"
+    }
+
+    /// OpenAI's image streaming: `partial_image` events with previews while denoising, then one
+    /// `completed` event per image, as server-sent events.
+    func streamingResponse(_ parameters: ImageRequest, generation: GenerationRequest, size: PixelSize, headers: HTTPFields) -> Response {
+        var headers = headers
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let scheduler = scheduler
+        let prefix = parameters.operation.eventPrefix
+        let wanted = parameters.partialImages
+        let steps = generation.steps
+        // The steps after which a partial image is sent: evenly spread, the last before the end.
+        let previewSteps = Set((1...max(wanted, 1)).map { max(1, steps * $0 / (wanted + 1)) }.prefix(wanted))
+        let (events, sink) = AsyncStream<ByteBuffer>.makeStream()
+        let encoder = self
+        let task = Task {
+            let sentPartials = Atomic<Int>(0)
+            do {
+                let result = try await scheduler.run(generation, previews: wanted > 0) { progress in
+                    let index = sentPartials.load(ordering: .relaxed)
+                    guard previewSteps.contains(progress.step), let preview = progress.preview, index < wanted else { return }
+                    guard let bytes = try? encoder.encodedBytes(preview, parameters: parameters, size: size) else { return }
+                    sink.yield(Self.event("\(prefix).partial_image", [
+                        "type": "\(prefix).partial_image", "b64_json": Data(bytes).base64EncodedString(), "created_at": Int(Date().timeIntervalSince1970),
+                        "size": size.description, "quality": "auto", "background": "opaque", "output_format": parameters.outputFormat.rawValue,
+                        "partial_image_index": index,
+                    ]))
+                    sentPartials.add(1, ordering: .relaxed)
+                }
+                for image in result.images {
+                    let bytes = try encoder.encodedBytes(image, parameters: parameters, size: size)
+                    sink.yield(Self.event("\(prefix).completed", [
+                        "type": "\(prefix).completed", "b64_json": Data(bytes).base64EncodedString(), "created_at": Int(Date().timeIntervalSince1970),
+                        "size": size.description, "quality": "auto", "background": "opaque", "output_format": parameters.outputFormat.rawValue,
+                        "usage": ["images": result.images.count, "steps": parameters.steps, "input_tokens": 0, "output_tokens": 0, "total_tokens": 0],
+                    ]))
+                }
+            } catch {
+                let apiError = (error as? APIError) ?? APIError.server("engine_error", "\(error)")
+                if let data = try? JSONEncoder().encode(apiError), let text = String(data: data, encoding: .utf8) {
+                    sink.yield(ByteBuffer(string: "event: error\ndata: \(text)\n\n"))
+                }
+            }
+            sink.finish()
+        }
+        sink.onTermination = { _ in task.cancel() }
+        return Response(status: .ok, headers: headers, body: .init(asyncSequence: events))
+    }
+
+    static func event(_ name: String, _ payload: [String: Any]) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return ByteBuffer(string: "event: \(name)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+    }
+}
+
+/// The synchronous answer (OpenAI's `ImagesResponse` plus the contract's fields).
+struct ImagesResponse: Encodable {
+    struct Item: Encodable {
+        var url: String?
+        var b64JSON: String?
+        var revisedPrompt: String
+        var seed: UInt64
+
+        init(revisedPrompt: String, seed: UInt64) {
+            self.revisedPrompt = revisedPrompt
+            self.seed = seed
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case url, b64JSON = "b64_json", revisedPrompt = "revised_prompt", seed
+        }
+    }
+
+    struct Usage: Encodable {
+        let images: Int
+        let steps: Int
+        let megapixels: Double
+    }
+
+    struct Timings: Encodable {
+        let queueMs: Int
+        let inferenceMs: Int
+        let encodeMs: Int
+
+        enum CodingKeys: String, CodingKey {
+            case queueMs = "queue_ms", inferenceMs = "inference_ms", encodeMs = "encode_ms"
+        }
+    }
+
+    let created: Int
+    let data: [Item]
+    let model: String
+    let size: String
+    let outputFormat: String
+    let usage: Usage
+    let timings: Timings
+
+    enum CodingKeys: String, CodingKey {
+        case created, data, model, size, outputFormat = "output_format", usage, timings
+    }
+}
+
+extension ImageFormat {
+    init(_ format: OutputFormat) {
+        switch format {
+        case .png: self = .png
+        case .jpeg: self = .jpeg
+        case .gif: self = .gif
+        case .webp: self = .webp
+        case .avif: self = .avif
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let kontextIgnoredParams = HTTPField.Name("X-Kontext-Ignored-Params")!
+    static let requestID = HTTPField.Name("X-Request-Id")!
+}
