@@ -40,6 +40,9 @@ public struct GenerationRequest: Sendable {
         self.seed = seed
         self.count = count
     }
+
+    /// Whether a negative prompt steers a second pass per step.
+    public var usesTrueCFG: Bool { trueCFGScale > 1 && negativePrompt != nil }
 }
 
 /// Reported after every denoising step.
@@ -124,9 +127,29 @@ public final class KontextPipeline: @unchecked Sendable {
         _ request: GenerationRequest, previews: Bool = false, isCancelled: @Sendable () -> Bool = { false },
         progress: (GenerationProgress) -> Void = { _ in }
     ) throws(PipelineError) -> [RGBImage] {
-        try validate(request)
+        try generate(batch: [request], previews: previews, isCancelled: isCancelled, progress: progress)[0]
+    }
+
+    /// Whether two requests can share forward passes: text-to-image at the same size and step
+    /// count, without true CFG (references and negative prompts stay per request).
+    public static func canBatch(_ a: GenerationRequest, _ b: GenerationRequest) -> Bool {
+        a.width == b.width && a.height == b.height && a.steps == b.steps && a.images.isEmpty && b.images.isEmpty
+            && !a.usesTrueCFG && !b.usesTrueCFG
+    }
+
+    /// Generates several requests in one batch, each with its own prompt, seeds, count and
+    /// guidance; returns each request's images. Previews show the batch's first image.
+    public func generate(
+        batch requests: [GenerationRequest], previews: Bool = false, isCancelled: @Sendable () -> Bool = { false },
+        progress: (GenerationProgress) -> Void = { _ in }
+    ) throws(PipelineError) -> [[RGBImage]] {
+        guard let first = requests.first else { return [] }
+        for request in requests { try validate(request) }
+        guard requests.count == 1 || requests.dropFirst().allSatisfy({ Self.canBatch(first, $0) }) else {
+            throw .invalidRequest("only text-to-image requests of the same size and steps, without true CFG, share a batch")
+        }
         do {
-            return try run(request, previews: previews, isCancelled: isCancelled, progress: progress)
+            return try run(requests, previews: previews, isCancelled: isCancelled, progress: progress)
         } catch let error as PipelineError {
             throw error
         } catch let error as TorchError {
@@ -191,13 +214,16 @@ public final class KontextPipeline: @unchecked Sendable {
     }
 
     private func run(
-        _ request: GenerationRequest, previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
-    ) throws -> [RGBImage] {
+        _ requests: [GenerationRequest], previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
+    ) throws -> [[RGBImage]] {
         let started = DispatchTime.now().uptimeNanoseconds
-        let count = request.count
-        let positive = try encode(request.prompt, count: count)
-        let useTrueCFG = request.trueCFGScale > 1 && request.negativePrompt != nil
-        let negative = useTrueCFG ? try encode(request.negativePrompt ?? "", count: count) : nil
+        // Shared by the batch: size, steps, references, true CFG (the first request's).
+        let request = requests[0]
+        let count = requests.reduce(0) { $0 + $1.count }
+        let texts = try requests.map { try encode($0.prompt, count: $0.count) }
+        let positive = TextConditioning(
+            hidden: try Tensor.cat(texts.map(\.hidden), dim: 0), pooled: try Tensor.cat(texts.map(\.pooled), dim: 0))
+        let negative = request.usesTrueCFG ? try encode(request.negativePrompt ?? "", count: count) : nil
         let references = try encodeReferences(request.images, sizing: request.referenceSizing, count: count)
 
         let factor = autoencoder.config.downsamplingFactor
@@ -205,9 +231,11 @@ public final class KontextPipeline: @unchecked Sendable {
         let channels = transformer.config.inChannels / 4
         // Each image's noise from its own CPU generator (seed + i), as the reference draws it.
         var noises = [Tensor]()
-        for index in 0..<count {
-            let generator = try RandomGenerator(seed: request.seed &+ UInt64(index))
-            noises.append(try Tensor.randn([1, channels, latentHeight, latentWidth], generator: generator, dtype: dtype))
+        for item in requests {
+            for index in 0..<item.count {
+                let generator = try RandomGenerator(seed: item.seed &+ UInt64(index))
+                noises.append(try Tensor.randn([1, channels, latentHeight, latentWidth], generator: generator, dtype: dtype))
+            }
         }
         var latents = try LatentLayout.pack(Tensor.cat(noises, dim: 0)).to(device)
         let noiseTokens = latents.shape[1]
@@ -216,8 +244,8 @@ public final class KontextPipeline: @unchecked Sendable {
         let textIds = try Tensor.zeros([positive.hidden.shape[1], 3], device: device)
 
         let schedule = FlowMatchSchedule(steps: request.steps, imageTokens: noiseTokens, config: scheduler)
-        let guidance = transformer.config.guidanceEmbeds
-            ? try Tensor.full([count], value: request.guidance, dtype: .float32, device: device) : nil
+        let guidanceValues = requests.flatMap { Array(repeating: Float($0.guidance), count: $0.count) }
+        let guidance = transformer.config.guidanceEmbeds ? try Tensor(guidanceValues, shape: [count]).to(device) : nil
         let rotary = try transformer.rotaryTable(ids: Tensor.cat([textIds, imageIds], dim: 0))
         for step in 0..<request.steps {
             if isCancelled() { throw PipelineError.cancelled }
@@ -247,11 +275,17 @@ public final class KontextPipeline: @unchecked Sendable {
         if isCancelled() { throw PipelineError.cancelled }
         let unpacked = try LatentLayout.unpack(latents, height: latentHeight, width: latentWidth)
         let decodedInput = try unpacked / autoencoder.config.scalingFactor + (autoencoder.config.shiftFactor ?? 0)
-        var images = [RGBImage]()
-        for index in 0..<count {
-            let decoded = try autoencoder.decode(decodedInput.narrowed(dim: 0, start: index, length: 1))
-            let values = try decoded.to(.float32).to(.cpu).contiguous().toArray(of: Float.self)
-            images.append(try RGBImage(normalizedPlanarFloats: values, width: request.width, height: request.height))
+        var images = [[RGBImage]]()
+        var index = 0
+        for item in requests {
+            var own = [RGBImage]()
+            for _ in 0..<item.count {
+                let decoded = try autoencoder.decode(decodedInput.narrowed(dim: 0, start: index, length: 1))
+                let values = try decoded.to(.float32).to(.cpu).contiguous().toArray(of: Float.self)
+                own.append(try RGBImage(normalizedPlanarFloats: values, width: request.width, height: request.height))
+                index += 1
+            }
+            images.append(own)
         }
         return images
     }

@@ -8,9 +8,10 @@ import Synchronization
 public protocol ImageEngine: Sendable {
     /// Pixels per side of one token: requested sizes are rounded to multiples of this.
     var sizeMultiple: Int { get }
+    /// Runs requests that share a batch (see `KontextPipeline.canBatch`); returns each one's images.
     func generate(
-        _ request: GenerationRequest, previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
-    ) throws(PipelineError) -> [RGBImage]
+        batch requests: [GenerationRequest], previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
+    ) throws(PipelineError) -> [[RGBImage]]
 }
 
 extension KontextPipeline: ImageEngine {}
@@ -20,9 +21,14 @@ public struct EngineResult: Sendable {
     public let images: [RGBImage]
     public let queueMilliseconds: Int
     public let inferenceMilliseconds: Int
+    /// How many requests shared the forward passes.
+    public let batchSize: Int
 }
 
 /// One engine, many clients: a bounded queue in front of a single worker thread.
+///
+/// Waiting text-to-image requests of the same size and step count are run together, one batch
+/// per forward pass, up to `maxBatchImages` images.
 ///
 /// Jobs run one at a time on a dedicated dispatch queue, away from Swift's cooperative threads, so
 /// a long generation never starves the HTTP server. A job is cancelled when its client's task is
@@ -31,12 +37,14 @@ public struct EngineResult: Sendable {
 public actor EngineScheduler {
     /// Jobs allowed to wait behind the running one; more are refused with 429.
     public let capacity: Int
+    /// Most images one batched forward pass may hold.
+    public let maxBatchImages: Int
     /// Longest a job may take from submission to result.
     public let deadline: Duration
     private var engine: (any ImageEngine)?
     private var loadFailure: String?
     private var waiting: [Job] = []
-    private var running: Job?
+    private var running: [Job] = []
     private var acceptingWork = true
     private let worker = DispatchQueue(label: "kontext.engine", qos: .userInitiated)
     /// Recent job durations, for Retry-After.
@@ -73,8 +81,9 @@ public actor EngineScheduler {
         var shouldStop: Bool { cancelled.load(ordering: .relaxed) || ContinuousClock.now > deadline }
     }
 
-    public init(capacity: Int, deadline: Duration = .seconds(600)) {
+    public init(capacity: Int, maxBatchImages: Int = 4, deadline: Duration = .seconds(600)) {
         self.capacity = capacity
+        self.maxBatchImages = maxBatchImages
         self.deadline = deadline
     }
 
@@ -90,7 +99,7 @@ public actor EngineScheduler {
 
     public var isReady: Bool { engine != nil }
     public var status: (ready: Bool, failure: String?, waiting: Int, running: Bool) {
-        (engine != nil, loadFailure, waiting.count, running != nil)
+        (engine != nil, loadFailure, waiting.count, !running.isEmpty)
     }
 
     public var sizeMultiple: Int { engine?.sizeMultiple ?? 16 }
@@ -105,7 +114,7 @@ public actor EngineScheduler {
         guard engine != nil else {
             throw APIError.server("model_not_loaded", loadFailure.map { "The model failed to load: \($0)" } ?? "The model is still loading; retry shortly.", status: 503)
         }
-        guard waiting.count < capacity || (running == nil && waiting.isEmpty) else { throw APIError.queueFull(retryAfterSeconds: retryAfter()) }
+        guard waiting.count < capacity || (running.isEmpty && waiting.isEmpty) else { throw APIError.queueFull(retryAfterSeconds: retryAfter()) }
         let limit = ContinuousClock.now + deadline
         let cancelFlag = Mutex<Job?>(nil)
         return try await withTaskCancellationHandler {
@@ -125,7 +134,7 @@ public actor EngineScheduler {
     /// Stops taking new work; returns when the running and waiting jobs are done.
     public func drain() async {
         acceptingWork = false
-        while running != nil || !waiting.isEmpty {
+        while !running.isEmpty || !waiting.isEmpty {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -137,23 +146,23 @@ public actor EngineScheduler {
     }
 
     private func startNextIfIdle() {
-        guard running == nil, let engine, !waiting.isEmpty else { return }
-        let job = waiting.removeFirst()
-        running = job
+        guard running.isEmpty, let engine, !waiting.isEmpty else { return }
+        let batch = takeBatch()
+        running = batch
         let started = ContinuousClock.now
         worker.async {
-            let outcome: Result<EngineResult, any Error>
-            if job.shouldStop {
-                outcome = .failure(job.cancelled.load(ordering: .relaxed) ? CancellationError() : Self.deadlineError)
-            } else {
+            let live = batch.filter { !$0.shouldStop }
+            for job in batch where job.shouldStop { job.resume(.failure(Self.stopReason(job))) }
+            if !live.isEmpty {
+                let outcome: Result<[[RGBImage]], any Error>
                 do throws(PipelineError) {
-                    let images = try engine.generate(job.request, previews: job.previews, isCancelled: { job.shouldStop }, progress: job.progress)
-                    let finished = ContinuousClock.now
-                    outcome = .success(EngineResult(
-                        images: images, queueMilliseconds: Self.milliseconds(started - job.submitted),
-                        inferenceMilliseconds: Self.milliseconds(finished - started)))
+                    let images = try engine.generate(
+                        batch: live.map(\.request), previews: live.count == 1 && live[0].previews,
+                        isCancelled: { live.allSatisfy(\.shouldStop) },
+                        progress: { progress in for job in live { job.progress(progress) } })
+                    outcome = .success(images)
                 } catch .cancelled {
-                    outcome = .failure(job.cancelled.load(ordering: .relaxed) ? CancellationError() : Self.deadlineError)
+                    outcome = .failure(CancellationError())
                 } catch .invalidRequest(let message) {
                     outcome = .failure(APIError.invalid("invalid_value", param: nil, message))
                 } catch .image(let error) {
@@ -161,14 +170,51 @@ public actor EngineScheduler {
                 } catch {
                     outcome = .failure(APIError.server("engine_error", "The engine failed: \(error.description)"))
                 }
+                let finished = ContinuousClock.now
+                for (index, job) in live.enumerated() {
+                    switch outcome {
+                    case .success(let images) where !job.shouldStop:
+                        job.resume(.success(EngineResult(
+                            images: images[index], queueMilliseconds: Self.milliseconds(started - job.submitted),
+                            inferenceMilliseconds: Self.milliseconds(finished - started), batchSize: live.count)))
+                    case .success:
+                        job.resume(.failure(Self.stopReason(job)))
+                    case .failure(let error):
+                        job.resume(.failure(error is CancellationError ? Self.stopReason(job) : error))
+                    }
+                }
             }
-            job.resume(outcome)
-            Task { await self.finished(job, seconds: Double(Self.milliseconds(ContinuousClock.now - started)) / 1000) }
+            Task { await self.finished(seconds: Double(Self.milliseconds(ContinuousClock.now - started)) / 1000) }
         }
     }
 
-    private func finished(_ job: Job, seconds: Double) {
-        running = nil
+    /// The first waiting job and every later one that can share its forward passes.
+    private func takeBatch() -> [Job] {
+        var batch = [waiting.removeFirst()]
+        guard !batch[0].previews else { return batch }
+        var images = batch[0].request.count
+        var index = 0
+        while index < waiting.count {
+            let candidate = waiting[index]
+            if !candidate.previews, KontextPipeline.canBatch(batch[0].request, candidate.request),
+                images + candidate.request.count <= maxBatchImages
+            {
+                batch.append(waiting.remove(at: index))
+                images += candidate.request.count
+            } else {
+                index += 1
+            }
+        }
+        return batch
+    }
+
+    /// Why a job stopped early: its client left, or its deadline passed.
+    static func stopReason(_ job: Job) -> any Error {
+        job.cancelled.load(ordering: .relaxed) ? CancellationError() : deadlineError
+    }
+
+    private func finished(seconds: Double) {
+        running = []
         recentSeconds = Array((recentSeconds + [seconds]).suffix(8))
         startNextIfIdle()
     }

@@ -48,7 +48,9 @@ struct ImageHandler: Sendable {
             created: Int(Date().timeIntervalSince1970), data: data, model: parameters.model, size: size.description,
             outputFormat: parameters.outputFormat.rawValue,
             usage: .init(images: result.images.count, steps: parameters.steps, megapixels: (size.megapixels * 100).rounded() / 100),
-            timings: .init(queueMs: result.queueMilliseconds, inferenceMs: result.inferenceMilliseconds, encodeMs: encodeMilliseconds))
+            timings: .init(
+                queueMs: result.queueMilliseconds, inferenceMs: result.inferenceMilliseconds, encodeMs: encodeMilliseconds,
+                batchSize: result.batchSize))
         headers[.contentType] = "application/json"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
@@ -176,9 +178,11 @@ struct ImagesResponse: Encodable {
         let queueMs: Int
         let inferenceMs: Int
         let encodeMs: Int
+        /// Requests that shared the forward passes with this one (itself included).
+        let batchSize: Int
 
         enum CodingKeys: String, CodingKey {
-            case queueMs = "queue_ms", inferenceMs = "inference_ms", encodeMs = "encode_ms"
+            case queueMs = "queue_ms", inferenceMs = "inference_ms", encodeMs = "encode_ms", batchSize = "batch_size"
         }
     }
 

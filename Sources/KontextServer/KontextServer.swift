@@ -13,6 +13,7 @@ public struct ServerConfiguration: Sendable {
     /// Empty: the server is open, as a local tool.
     public var apiKeys: [String] = []
     public var queueCapacity = 4
+    public var maxBatchImages = 4
     public var deadline: Duration = .seconds(600)
     public var imageTimeToLive: Duration = .seconds(3600)
     public var limits = BodyLimits()
@@ -31,7 +32,7 @@ public struct KontextServer: Sendable {
 
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        scheduler = EngineScheduler(capacity: configuration.queueCapacity, deadline: configuration.deadline)
+        scheduler = EngineScheduler(capacity: configuration.queueCapacity, maxBatchImages: configuration.maxBatchImages, deadline: configuration.deadline)
         store = try ImageStore(directory: configuration.dataDirectory + "/images", timeToLive: configuration.imageTimeToLive)
         self.logger = logger
     }

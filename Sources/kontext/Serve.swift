@@ -51,6 +51,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests allowed to wait for the engine; more get 429 queue_full.")
     var queue = 4
 
+    @Option(help: "Most images one batched forward pass may hold (waiting text-to-image requests of one size and step count share it).")
+    var maxBatch = 4
+
     @Option(help: "Seconds a request may take before it is abandoned.")
     var deadline = 600
 
@@ -80,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         configuration.publicURL = publicURL
         configuration.apiKeys = keys
         configuration.queueCapacity = queue
+        configuration.maxBatchImages = maxBatch
         configuration.deadline = .seconds(deadline)
         configuration.imageTimeToLive = .seconds(imageTtl)
         let server = try KontextServer(configuration: configuration, logger: logger)

@@ -86,6 +86,21 @@ struct PipelineParityTests {
         #expect(try ImageEncoder.encode(pipeline.generate(other)[0], as: .png) != first)
     }
 
+    @Test func requestsSharingABatchGetTheirOwnImages() throws {
+        let pipeline = try KontextPipeline(loader: FluxFixtures.loader("tiny-a"))
+        let first = GenerationRequest(prompt: "a red boat", width: 32, height: 48, steps: 2, guidance: 2.5, seed: 1)
+        let second = GenerationRequest(prompt: "a green field", width: 32, height: 48, steps: 2, guidance: 4, seed: 9, count: 2)
+        let batched = try pipeline.generate(batch: [first, second])
+        let alone = [try pipeline.generate(first), try pipeline.generate(second)]
+        #expect(batched.map(\.count) == [1, 2])
+        for (together, separate) in zip(batched.joined(), alone.joined()) {
+            let worst = zip(together.pixels, separate.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
+            #expect(worst <= 1, "a batched image differs from its own run by \(worst) levels")
+        }
+        #expect(!KontextPipeline.canBatch(first, GenerationRequest(prompt: "x", width: 48, height: 48, steps: 2)))
+        #expect(throws: PipelineError.self) { try pipeline.generate(batch: [first, GenerationRequest(prompt: "x", width: 48, height: 48, steps: 2)]) }
+    }
+
     @Test func batchImageIUsesSeedPlusI() throws {
         let pipeline = try KontextPipeline(loader: FluxFixtures.loader("tiny-a"))
         var request = GenerationRequest(prompt: "two boats", width: 32, height: 32, steps: 2, seed: 5, count: 2)

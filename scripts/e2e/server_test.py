@@ -268,6 +268,8 @@ class ServerTests(unittest.TestCase):
             if status == 429:
                 self.error(status, headers, body, "queue_full", http=429)
                 self.assertGreaterEqual(int(headers["Retry-After"]), 1)
+        batch_sizes = [json.loads(body)["timings"]["batch_size"] for status, _, body in answers if status == 200]
+        self.assertGreater(max(batch_sizes), 1, f"waiting requests of one size share forward passes: {batch_sizes}")
         self.assertEqual(request("GET", self.server.url + "/healthz")[0], 200)
 
     def test_client_that_disconnects_frees_the_engine(self):
