@@ -286,6 +286,53 @@ class ServerTests(unittest.TestCase):
         self.assertLess(time.time() - started, 20, "the abandoned 50-step 1024x1024 job must not run to the end first")
 
 
+    def test_json_edit_with_data_uris(self):
+        uri = "data:image/png;base64," + base64.b64encode(png(96, 64)).decode()
+        status, _, body = post_json(self.server.url + "/v1/images/edits",
+                                    {"prompt": "x", "images": [uri, uri], "num_inference_steps": 1, "response_format": "b64_json"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(decoded(base64.b64decode(json.loads(body)["data"][0]["b64_json"])).size, (96, 64))
+        self.error(*post_json(self.server.url + "/v1/images/edits", {"prompt": "x", "image_url": "https://example.com/a.png"}),
+                   "unsupported_parameter", "image_url")
+
+
+class LifecycleTests(unittest.TestCase):
+    def test_images_expire_after_their_time_to_live(self):
+        server = Server("--image-ttl", "1")
+        try:
+            status, _, body = post_json(server.url + "/v1/images/generations", {"prompt": "x", "size": "64x64", "num_inference_steps": 1})
+            url = json.loads(body)["data"][0]["url"]
+            self.assertEqual(request("GET", url)[0], 200)
+            time.sleep(1.5)
+            ServerTests.error(self, *request("GET", url), "image_expired", http=404)
+        finally:
+            server.stop()
+
+    def test_deadline_ends_a_request_that_runs_too_long(self):
+        server = Server("--deadline", "1")
+        try:
+            ServerTests.error(self, *post_json(server.url + "/v1/images/generations",
+                                               {"prompt": "x", "size": "2048x2048", "num_inference_steps": 50}),
+                              "deadline_exceeded", http=504)
+            self.assertEqual(post_json(server.url + "/v1/images/generations", {"prompt": "x", "size": "64x64", "num_inference_steps": 1})[0], 200)
+        finally:
+            server.stop()
+
+    def test_sigterm_finishes_running_work(self):
+        server = Server()
+        answer = {}
+        worker = threading.Thread(target=lambda: answer.update(result=post_json(
+            server.url + "/v1/images/generations", {"prompt": "x", "size": "512x512", "num_inference_steps": 12, "response_format": "b64_json"})))
+        worker.start()
+        time.sleep(1.0)
+        server.process.terminate()
+        worker.join(timeout=120)
+        self.assertEqual(answer["result"][0], 200, "the request running at SIGTERM completes")
+        self.assertEqual(server.process.wait(timeout=60), 0)
+        server.process.stdout.close()
+        shutil.rmtree(server.data, ignore_errors=True)
+
+
 class AuthTests(unittest.TestCase):
     def test_api_keys(self):
         server = Server("--api-key", "sk-right-key")
