@@ -69,13 +69,11 @@ public struct ServerCapabilities: Sendable {
     public var safetyChecker: Bool
     public var promptEnhancer: Bool
     public var accelerations: Set<Acceleration>
-    public var maxImages: Int
 
-    public init(safetyChecker: Bool = false, promptEnhancer: Bool = false, accelerations: Set<Acceleration> = [.none], maxImages: Int = 4) {
+    public init(safetyChecker: Bool = false, promptEnhancer: Bool = false, accelerations: Set<Acceleration> = [.none]) {
         self.safetyChecker = safetyChecker
         self.promptEnhancer = promptEnhancer
         self.accelerations = accelerations
-        self.maxImages = maxImages
     }
 }
 

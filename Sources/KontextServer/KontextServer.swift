@@ -74,7 +74,7 @@ public struct KontextServer: Sendable {
         let store = store
         let limits = configuration.limits
         let handler = ImageHandler(
-            scheduler: scheduler, store: store, capabilities: ServerCapabilities(maxImages: limits.images), limits: limits,
+            scheduler: scheduler, store: store, capabilities: ServerCapabilities(), limits: limits,
             publicURL: configuration.publicURL)
 
         router.get("/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
