@@ -1,7 +1,7 @@
 import Foundation
 
 /// A request field as it arrived: typed from a JSON body, always text from a multipart form.
-public enum ParameterValue: Sendable, Equatable, Decodable {
+public enum ParameterValue: Sendable, Equatable, Codable {
     case string(String)
     case integer(Int)
     case number(Double)
@@ -26,6 +26,19 @@ public enum ParameterValue: Sendable, Equatable, Decodable {
             self = .array(value)
         } else {
             self = .object
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .array(let values): try container.encode(values)
+        case .object: try container.encode([String: String]())
+        case .null: try container.encodeNil()
         }
     }
 
@@ -108,7 +121,7 @@ public struct ImageRequest: Sendable, Equatable {
         "prompt", "model", "n", "seed", "size", "aspect_ratio", "resolution", "response_format", "output_format",
         "output_compression", "output_quality", "cfg_scale", "guidance_scale", "guidance", "num_inference_steps", "acceleration",
         "resolution_mode", "enable_safety_checker", "disable_safety_checker", "enhance_prompt", "sync_mode", "stream",
-        "partial_images", "mask", "user",
+        "partial_images", "mask", "user", "webhook_url",
     ]
     /// Fields that carry images, handled by the server.
     public static let imageFields: Set<String> = ["image", "image[]", "image_url", "images"]

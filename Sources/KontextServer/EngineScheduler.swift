@@ -104,6 +104,14 @@ public actor EngineScheduler {
 
     public var sizeMultiple: Int { engine?.sizeMultiple ?? 16 }
 
+    /// Waits until the model is loaded (true) or has failed to load (false).
+    public func waitUntilReady() async -> Bool {
+        while engine == nil, loadFailure == nil, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return engine != nil
+    }
+
     /// Runs `request` when its turn comes. Throws `APIError` for a full queue, a server that is not
     /// ready or is shutting down, a deadline, and engine failures; `CancellationError` when the
     /// calling task is cancelled.

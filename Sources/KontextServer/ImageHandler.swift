@@ -17,7 +17,14 @@ struct ImageHandler: Sendable {
     /// Decoding limits for uploads: the contract's 50 MB and 14142 px a side.
     var decodeLimits: DecodeLimits { DecodeLimits(maxBytes: limits.imageBytes, maxSide: 14142) }
 
-    func handle(_ operation: ImageOperation, content: RequestContent, request: Request) async throws -> Response {
+    /// A request checked, its images decoded and its sizes resolved: ready for the engine.
+    struct Prepared: Sendable {
+        let parameters: ImageRequest
+        let size: PixelSize
+        let generation: GenerationRequest
+    }
+
+    func prepare(_ operation: ImageOperation, content: RequestContent) async throws -> Prepared {
         let parameters = try ImageRequest(operation, fields: content.fields, capabilities: capabilities)
         if operation == .edit, content.images.isEmpty {
             throw APIError.invalid("invalid_value", param: "image", "an edit needs 1 to \(limits.images) images in 'image' or 'image[]'")
@@ -31,34 +38,45 @@ struct ImageHandler: Sendable {
             }
         }
         let size = try parameters.size(firstImage: images.first.map { PixelSize(width: $0.width, height: $0.height) })
-        let multiple = await scheduler.sizeMultiple
-        let engineSize = size.engineSize(multiple: multiple)
-        let seed = parameters.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let engineSize = size.engineSize(multiple: await scheduler.sizeMultiple)
         let generation = GenerationRequest(
             prompt: parameters.prompt, images: images, referenceSizing: .preferredBucket, width: engineSize.width,
-            height: engineSize.height, steps: parameters.steps, guidance: parameters.guidance, seed: seed, count: parameters.count)
+            height: engineSize.height, steps: parameters.steps, guidance: parameters.guidance,
+            seed: parameters.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)), count: parameters.count)
+        return Prepared(parameters: parameters, size: size, generation: generation)
+    }
+
+    func handle(_ operation: ImageOperation, content: RequestContent, request: Request) async throws -> Response {
+        let prepared = try await prepare(operation, content: content)
         var headers = HTTPFields()
-        if !parameters.ignored.isEmpty { headers[.kontextIgnoredParams] = parameters.ignored.joined(separator: ", ") }
-        if parameters.stream {
-            return streamingResponse(parameters, generation: generation, size: size, headers: headers)
+        if !prepared.parameters.ignored.isEmpty { headers[.kontextIgnoredParams] = prepared.parameters.ignored.joined(separator: ", ") }
+        if prepared.parameters.stream {
+            return streamingResponse(prepared.parameters, generation: prepared.generation, size: prepared.size, headers: headers)
         }
-        let result = try await scheduler.run(generation)
-        let (data, encodeMilliseconds) = try await encode(result.images, parameters: parameters, size: size, seed: seed, request: request)
-        let body = ImagesResponse(
-            created: Int(Date().timeIntervalSince1970), data: data, model: parameters.model, size: size.description,
+        let body = try await execute(prepared, baseURL: baseURL(request))
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try ImagesResponse.encoder.encode(body))))
+    }
+
+    /// Runs a prepared request and renders the synchronous answer.
+    func execute(
+        _ prepared: Prepared, baseURL: String, previews: Bool = false, progress: @escaping @Sendable (GenerationProgress) -> Void = { _ in }
+    ) async throws -> ImagesResponse {
+        let parameters = prepared.parameters
+        let result = try await scheduler.run(prepared.generation, previews: previews, progress: progress)
+        let (data, encodeMilliseconds) = try await encode(
+            result.images, parameters: parameters, size: prepared.size, seed: prepared.generation.seed, baseURL: baseURL)
+        return ImagesResponse(
+            created: Int(Date().timeIntervalSince1970), data: data, model: parameters.model, size: prepared.size.description,
             outputFormat: parameters.outputFormat.rawValue,
-            usage: .init(images: result.images.count, steps: parameters.steps, megapixels: (size.megapixels * 100).rounded() / 100),
+            usage: .init(images: result.images.count, steps: parameters.steps, megapixels: (prepared.size.megapixels * 100).rounded() / 100),
             timings: .init(
                 queueMs: result.queueMilliseconds, inferenceMs: result.inferenceMilliseconds, encodeMs: encodeMilliseconds,
                 batchSize: result.batchSize))
-        headers[.contentType] = "application/json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
     }
 
     /// Resamples to the exact size, encodes, and stores or inlines each image.
-    func encode(_ images: [RGBImage], parameters: ImageRequest, size: PixelSize, seed: UInt64, request: Request) async throws
+    func encode(_ images: [RGBImage], parameters: ImageRequest, size: PixelSize, seed: UInt64, baseURL: String) async throws
         -> ([ImagesResponse.Item], Int)
     {
         let started = ContinuousClock.now
@@ -73,7 +91,7 @@ struct ImageHandler: Sendable {
                 item.b64JSON = Data(bytes).base64EncodedString()
             } else {
                 let name = try await store.save(bytes, fileExtension: format.fileExtension)
-                item.url = baseURL(request) + "/v1/images/files/" + name
+                item.url = baseURL + "/v1/images/files/" + name
             }
             items.append(item)
         }
@@ -151,8 +169,14 @@ struct ImageHandler: Sendable {
 }
 
 /// The synchronous answer (OpenAI's `ImagesResponse` plus the contract's fields).
-struct ImagesResponse: Encodable {
-    struct Item: Encodable {
+struct ImagesResponse: Codable, Sendable {
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }
+
+    struct Item: Codable, Sendable {
         var url: String?
         var b64JSON: String?
         var revisedPrompt: String
@@ -168,13 +192,13 @@ struct ImagesResponse: Encodable {
         }
     }
 
-    struct Usage: Encodable {
+    struct Usage: Codable, Sendable {
         let images: Int
         let steps: Int
         let megapixels: Double
     }
 
-    struct Timings: Encodable {
+    struct Timings: Codable, Sendable {
         let queueMs: Int
         let inferenceMs: Int
         let encodeMs: Int
@@ -214,4 +238,6 @@ extension ImageFormat {
 extension HTTPField.Name {
     static let kontextIgnoredParams = HTTPField.Name("X-Kontext-Ignored-Params")!
     static let requestID = HTTPField.Name("X-Request-Id")!
+    static let prefer = HTTPField.Name("Prefer")!
+    static let preferenceApplied = HTTPField.Name("Preference-Applied")!
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ImageAPI
+import ImageCodecs
 import Logging
 
 /// How `kontext serve` runs.
@@ -17,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var deadline: Duration = .seconds(600)
     public var imageTimeToLive: Duration = .seconds(3600)
     public var limits = BodyLimits()
+    /// Lets webhooks call private, loopback and link-local addresses (off: requests cannot make the
+    /// server probe its own network).
+    public var allowPrivateWebhooks = false
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -28,12 +32,20 @@ public struct KontextServer: Sendable {
     public let configuration: ServerConfiguration
     public let scheduler: EngineScheduler
     public let store: ImageStore
+    public let jobs: JobService
+    let handler: ImageHandler
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         scheduler = EngineScheduler(capacity: configuration.queueCapacity, maxBatchImages: configuration.maxBatchImages, deadline: configuration.deadline)
         store = try ImageStore(directory: configuration.dataDirectory + "/images", timeToLive: configuration.imageTimeToLive)
+        handler = ImageHandler(
+            scheduler: scheduler, store: store, capabilities: ServerCapabilities(), limits: configuration.limits,
+            publicURL: configuration.publicURL)
+        jobs = try JobService(
+            dataDirectory: configuration.dataDirectory, handler: handler, timeToLive: configuration.imageTimeToLive,
+            webhooks: WebhookSender(allowPrivateAddresses: configuration.allowPrivateWebhooks))
         self.logger = logger
     }
 
@@ -59,11 +71,21 @@ public struct KontextServer: Sendable {
             }
         }
         let sweeper = Task { await store.runSweeper(every: .seconds(60)) }
+        let jobs = jobs
+        await jobs.start()
+        let jobSweeper = Task {
+            while !Task.isCancelled {
+                await jobs.sweep()
+                try? await Task.sleep(for: .seconds(60))
+            }
+        }
         defer {
             loader.cancel()
             sweeper.cancel()
+            jobSweeper.cancel()
         }
         try await application.runService()
+        await jobs.stop()
         await scheduler.drain()
     }
 
@@ -73,9 +95,8 @@ public struct KontextServer: Sendable {
         let scheduler = scheduler
         let store = store
         let limits = configuration.limits
-        let handler = ImageHandler(
-            scheduler: scheduler, store: store, capabilities: ServerCapabilities(), limits: limits,
-            publicURL: configuration.publicURL)
+        let handler = handler
+        let jobs = jobs
 
         router.get("/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
         router.get("/readyz") { _, _ in
@@ -95,7 +116,7 @@ public struct KontextServer: Sendable {
         router.post("/v1/images/generations") { request, _ in
             try await request.body.consumeWithCancellationOnInboundClose { body in
                 let content = try await RequestReader.json(body, limit: limits.jsonBytes)
-                return try await handler.handle(.generation, content: content, request: request)
+                return try await Self.respond(.generation, content: content, request: request, handler: handler, jobs: jobs)
             }
         }
         router.post("/v1/images/edits") { request, _ in
@@ -112,8 +133,22 @@ public struct KontextServer: Sendable {
                 } else {
                     throw APIError.invalid("invalid_content_type", param: nil, "send the edit as multipart/form-data (or JSON with data: URIs)")
                 }
-                return try await handler.handle(.edit, content: content, request: request)
+                return try await Self.respond(.edit, content: content, request: request, handler: handler, jobs: jobs)
             }
+        }
+        router.get("/v1/jobs/{id}") { request, context in
+            let (record, position) = try await jobs.status(context.parameters.get("id") ?? "")
+            return try jsonResponse(JobView(record: record, position: position).json)
+        }
+        router.post("/v1/jobs/{id}/cancel") { _, context in
+            try jsonResponse(JobView(record: try await jobs.cancel(context.parameters.get("id") ?? ""), position: nil).json)
+        }
+        router.get("/v1/jobs/{id}/events") { request, context in
+            let previews = request.uri.queryParameters.get("previews") == "true"
+            let events = try await jobs.events(context.parameters.get("id") ?? "")
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: .init(asyncSequence: events.map { event in Self.serverSentEvent(event, previews: previews, handler: handler) }))
         }
         router.get("/v1/images/files/{name}") { _, context in
             let name = context.parameters.get("name") ?? ""
@@ -126,6 +161,57 @@ public struct KontextServer: Sendable {
             }
         }
         return router
+    }
+
+    /// The synchronous answer, or a job: `Prefer: respond-async` answers 202 with the job at once;
+    /// `Prefer: wait=N` holds the request up to N seconds, then answers with the result or the job.
+    static func respond(_ operation: ImageOperation, content: RequestContent, request: Request, handler: ImageHandler, jobs: JobService) async throws
+        -> Response
+    {
+        let preference = (request.headers[.prefer] ?? "").lowercased()
+        let wantsAsync = preference.contains("respond-async")
+        let waitSeconds = preference.split(separator: ",").compactMap { part -> Int? in
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            return pair.hasPrefix("wait=") ? Int(pair.dropFirst(5)) : nil
+        }.first
+        guard wantsAsync || waitSeconds != nil, content.fields["stream"] != .bool(true), content.fields["stream"] != .string("true") else {
+            return try await handler.handle(operation, content: content, request: request)
+        }
+        let record = try await jobs.submit(operation, content: content, baseURL: handler.baseURL(request))
+        if !wantsAsync, let waitSeconds, let finished = try await jobs.wait(record.id, timeout: .seconds(max(0, min(waitSeconds, 600)))) {
+            if finished.status == .succeeded, let result = finished.result {
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: result)))
+            }
+            if finished.status == .failed, let error = finished.error,
+                let decoded = try? JSONSerialization.jsonObject(with: Data(error.utf8)) as? [String: [String: Any]]
+            {
+                let inner = decoded["error"] ?? [:]
+                throw APIError(
+                    status: (inner["code"] as? String) == "deadline_exceeded" ? 504 : 500, type: inner["type"] as? String ?? "server_error",
+                    code: inner["code"] as? String, param: inner["param"] as? String, message: inner["message"] as? String ?? "The job failed.")
+            }
+            return try jsonResponse(JobView(record: finished, position: nil).json)
+        }
+        let (current, position) = try await jobs.status(record.id)
+        var response = try jsonResponse(JobView(record: current, position: position).json, status: .accepted)
+        response.headers[.location] = "\(record.baseURL)/v1/jobs/\(record.id)"
+        response.headers[.preferenceApplied] = wantsAsync ? "respond-async" : "wait=\(waitSeconds ?? 0)"
+        return response
+    }
+
+    static func serverSentEvent(_ event: JobEvent, previews: Bool, handler: ImageHandler) -> ByteBuffer {
+        switch event {
+        case .progress(let step, let total, let progress):
+            var payload: [String: Any] = ["step": step, "total": total]
+            if previews, let preview = progress?.preview,
+                let bytes = try? ImageEncoder.encode(preview, as: .png)
+            {
+                payload["preview"] = "data:image/png;base64," + Data(bytes).base64EncodedString()
+            }
+            return ImageHandler.event("progress", payload)
+        case .finished(let record):
+            return ImageHandler.event(record.status.rawValue, JobView(record: record, position: nil).json)
+        }
     }
 
     /// The boundary parameter of a multipart content type.

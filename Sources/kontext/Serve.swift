@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most images one batched forward pass may hold (waiting text-to-image requests of one size and step count share it).")
     var maxBatch = 4
 
+    @Flag(help: "Let job webhooks call private, loopback and link-local addresses.")
+    var allowPrivateWebhooks = false
+
     @Option(help: "Seconds a request may take before it is abandoned.")
     var deadline = 600
 
@@ -84,6 +87,7 @@ struct Serve: AsyncParsableCommand {
         configuration.apiKeys = keys
         configuration.queueCapacity = queue
         configuration.maxBatchImages = maxBatch
+        configuration.allowPrivateWebhooks = allowPrivateWebhooks
         configuration.deadline = .seconds(deadline)
         configuration.imageTimeToLive = .seconds(imageTtl)
         let server = try KontextServer(configuration: configuration, logger: logger)

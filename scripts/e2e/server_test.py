@@ -6,6 +6,7 @@ Usage: server_test.py KONTEXT_BINARY MODEL_DIR   (scripts/test runs it after `sw
 """
 import base64
 import concurrent.futures
+import http.server
 import io
 import json
 import os
@@ -34,8 +35,8 @@ SIZE_TABLE = {"1:1": (1024, 1024), "4:3": (1183, 887), "3:4": (887, 1182), "5:4"
 class Server:
     """`kontext serve` on a free port, stopped with SIGTERM."""
 
-    def __init__(self, *arguments):
-        self.data = tempfile.mkdtemp(prefix="kontext-e2e-")
+    def __init__(self, *arguments, data=None):
+        self.data = data or tempfile.mkdtemp(prefix="kontext-e2e-")
         self.process = subprocess.Popen(
             [BINARY, "serve", "--model", MODEL, "--port", "0", "--dtype", "float32", "--device", "cpu", "--data-dir", self.data, *arguments],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -331,6 +332,128 @@ class LifecycleTests(unittest.TestCase):
         self.assertEqual(server.process.wait(timeout=60), 0)
         server.process.stdout.close()
         shutil.rmtree(server.data, ignore_errors=True)
+
+
+def wait_for(url, job_id, statuses, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = json.loads(request("GET", f"{url}/v1/jobs/{job_id}")[2])
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
+
+
+class JobTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--allow-private-webhooks")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def submit(self, payload, prefer="respond-async"):
+        return post_json(self.server.url + "/v1/images/generations", payload, {"Prefer": prefer})
+
+    def test_submit_poll_and_fetch(self):
+        status, headers, body = self.submit({"prompt": "a job", "size": "96x64", "num_inference_steps": 3, "seed": 8})
+        self.assertEqual(status, 202, body)
+        job = json.loads(body)
+        self.assertTrue(job["id"].startswith("job_") and job["status"] in ("queued", "running"))
+        self.assertEqual(headers["Location"], f"{self.server.url}/v1/jobs/{job['id']}")
+        done = wait_for(self.server.url, job["id"], {"succeeded"})
+        self.assertEqual(done["progress"], {"step": 3, "total": 3})
+        self.assertEqual(done["result"]["size"], "96x64")
+        self.assertEqual(done["result"]["data"][0]["seed"], 8)
+        status, _, image = request("GET", done["result"]["data"][0]["url"])
+        self.assertEqual((status, decoded(image).size), (200, (96, 64)))
+        ServerTests.error(self, *request("GET", self.server.url + "/v1/jobs/job_doesnotexist"), "job_not_found", http=404)
+
+    def test_prefer_wait_answers_synchronously_when_done_in_time(self):
+        status, _, body = self.submit({"prompt": "quick", "size": "64x64", "num_inference_steps": 1, "response_format": "b64_json"}, "wait=60")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(decoded(base64.b64decode(json.loads(body)["data"][0]["b64_json"])).size, (64, 64))
+        status, _, body = self.submit({"prompt": "slow", "size": "1024x1024", "num_inference_steps": 20}, "wait=1")
+        self.assertEqual(status, 202, body)
+        job = json.loads(body)
+        self.assertEqual(json.loads(request("POST", f"{self.server.url}/v1/jobs/{job['id']}/cancel")[2])["status"], "canceled")
+
+    def test_events_stream_progress_then_the_result(self):
+        job = json.loads(self.submit({"prompt": "watched", "size": "256x256", "num_inference_steps": 5})[2])
+        with urllib.request.urlopen(f"{self.server.url}/v1/jobs/{job['id']}/events?previews=true", timeout=120) as stream:
+            text = stream.read().decode()
+        events = [block for block in text.split("\n\n") if block.strip()]
+        names = [block.split("\n")[0].removeprefix("event: ") for block in events]
+        self.assertEqual(names[-1], "succeeded")
+        self.assertGreaterEqual(names.count("progress"), 5)
+        last_progress = json.loads([block for block in events if block.startswith("event: progress")][-1].split("data: ", 1)[1])
+        self.assertEqual((last_progress["step"], last_progress["total"]), (5, 5))
+        self.assertTrue(last_progress["preview"].startswith("data:image/png;base64,"))
+
+    def test_cancel_while_queued_and_while_running(self):
+        running = json.loads(self.submit({"prompt": "long", "size": "2048x2048", "num_inference_steps": 50})[2])
+        queued = json.loads(self.submit({"prompt": "behind", "size": "64x64", "num_inference_steps": 1})[2])
+        wait_for(self.server.url, running["id"], {"running"})
+        behind = json.loads(request("GET", f"{self.server.url}/v1/jobs/{queued['id']}")[2])
+        self.assertEqual((behind["status"], behind["position"]), ("queued", 1))
+        self.assertEqual(json.loads(request("POST", f"{self.server.url}/v1/jobs/{queued['id']}/cancel")[2])["status"], "canceled")
+        started = time.time()
+        self.assertEqual(json.loads(request("POST", f"{self.server.url}/v1/jobs/{running['id']}/cancel")[2])["status"], "canceled")
+        self.assertLess(time.time() - started, 30)
+
+    def test_webhook_is_delivered(self):
+        received = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *arguments):
+                pass
+
+        receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=receiver.serve_forever, daemon=True).start()
+        try:
+            job = json.loads(self.submit({"prompt": "hooked", "size": "64x64", "num_inference_steps": 1,
+                                          "webhook_url": f"http://127.0.0.1:{receiver.server_port}/hook"})[2])
+            deadline = time.time() + 60
+            while not received and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(received[0]["id"], job["id"])
+            self.assertEqual(received[0]["status"], "succeeded")
+        finally:
+            receiver.shutdown()
+
+    def test_private_webhooks_are_refused_by_default(self):
+        server = Server()
+        try:
+            ServerTests.error(self, *post_json(server.url + "/v1/images/generations",
+                                               {"prompt": "x", "webhook_url": "http://127.0.0.1:9/hook"}, {"Prefer": "respond-async"}),
+                              "invalid_value", "webhook_url")
+        finally:
+            server.stop()
+
+    def test_jobs_survive_a_killed_server(self):
+        server = Server()
+        first = json.loads(post_json(server.url + "/v1/images/generations", {"prompt": "a", "size": "512x512", "num_inference_steps": 30},
+                                     {"Prefer": "respond-async"})[2])
+        second = json.loads(post_json(server.url + "/v1/images/generations", {"prompt": "b", "size": "64x64", "num_inference_steps": 1},
+                                      {"Prefer": "respond-async"})[2])
+        wait_for(server.url, first["id"], {"running"})
+        server.process.kill()
+        server.process.wait()
+        server.process.stdout.close()
+        restarted = Server(data=server.data)
+        try:
+            done = wait_for(restarted.url, first["id"], {"succeeded", "failed"})
+            self.assertEqual(done["status"], "succeeded", done)
+            self.assertIn("re-queued", done["note"])
+            self.assertEqual(wait_for(restarted.url, second["id"], {"succeeded", "failed"})["status"], "succeeded")
+        finally:
+            restarted.stop()
 
 
 class AuthTests(unittest.TestCase):
