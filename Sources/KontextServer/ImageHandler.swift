@@ -13,6 +13,7 @@ struct ImageHandler: Sendable {
     let capabilities: ServerCapabilities
     let limits: BodyLimits
     let publicURL: String?
+    let metrics: ServerMetrics
 
     /// Decoding limits for uploads: the contract's 50 MB and 14142 px a side.
     var decodeLimits: DecodeLimits { DecodeLimits(maxBytes: limits.imageBytes, maxSide: 14142) }
@@ -64,6 +65,7 @@ struct ImageHandler: Sendable {
     ) async throws -> ImagesResponse {
         let parameters = prepared.parameters
         let result = try await scheduler.run(prepared.generation, previews: previews, progress: progress)
+        metrics.generated(images: result.images.count, steps: parameters.steps, inferenceMilliseconds: result.inferenceMilliseconds)
         let (data, encodeMilliseconds) = try await encode(
             result.images, parameters: parameters, size: prepared.size, seed: prepared.generation.seed, baseURL: baseURL)
         return ImagesResponse(
@@ -128,6 +130,7 @@ struct ImageHandler: Sendable {
         let previewSteps = Set((1...max(wanted, 1)).map { max(1, steps * $0 / (wanted + 1)) }.prefix(wanted))
         let (events, sink) = AsyncStream<ByteBuffer>.makeStream()
         let encoder = self
+        let metrics = metrics
         let task = Task {
             let sentPartials = Atomic<Int>(0)
             do {
@@ -142,6 +145,7 @@ struct ImageHandler: Sendable {
                     ]))
                     sentPartials.add(1, ordering: .relaxed)
                 }
+                metrics.generated(images: result.images.count, steps: parameters.steps, inferenceMilliseconds: result.inferenceMilliseconds)
                 for image in result.images {
                     let bytes = try encoder.encodedBytes(image, parameters: parameters, size: size)
                     sink.yield(Self.event("\(prefix).completed", [

@@ -33,6 +33,7 @@ public struct KontextServer: Sendable {
     public let scheduler: EngineScheduler
     public let store: ImageStore
     public let jobs: JobService
+    public let metrics = ServerMetrics()
     let handler: ImageHandler
     let logger: Logger
 
@@ -42,7 +43,7 @@ public struct KontextServer: Sendable {
         store = try ImageStore(directory: configuration.dataDirectory + "/images", timeToLive: configuration.imageTimeToLive)
         handler = ImageHandler(
             scheduler: scheduler, store: store, capabilities: ServerCapabilities(), limits: configuration.limits,
-            publicURL: configuration.publicURL)
+            publicURL: configuration.publicURL, metrics: metrics)
         jobs = try JobService(
             dataDirectory: configuration.dataDirectory, handler: handler, timeToLive: configuration.imageTimeToLive,
             webhooks: WebhookSender(allowPrivateAddresses: configuration.allowPrivateWebhooks))
@@ -91,14 +92,23 @@ public struct KontextServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: APIMiddleware(apiKeys: configuration.apiKeys))
+        router.add(middleware: APIMiddleware(apiKeys: configuration.apiKeys, metrics: metrics))
+        let metrics = metrics
         let scheduler = scheduler
         let store = store
         let limits = configuration.limits
         let handler = handler
         let jobs = jobs
 
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Playground.html)))
+        }
         router.get("/healthz") { _, _ in try jsonResponse(["status": "ok"]) }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: await metrics.exposition(scheduler: scheduler))))
+        }
         router.get("/readyz") { _, _ in
             let status = await scheduler.status
             guard status.ready else {
@@ -248,9 +258,11 @@ extension ImageStore {
 /// Request ids, API keys, and errors in OpenAI's shape for every response.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKeys: [[UInt8]]
+    let metrics: ServerMetrics
 
-    init(apiKeys: [String]) {
+    init(apiKeys: [String], metrics: ServerMetrics) {
         self.apiKeys = apiKeys.map { Array($0.utf8) }
+        self.metrics = metrics
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -261,8 +273,11 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as APIError {
             response = Self.errorResponse(error)
+            metrics.error(code: error.code ?? error.type)
         } catch let error as HTTPError {
-            response = Self.errorResponse(Self.translate(error))
+            let translated = Self.translate(error)
+            response = Self.errorResponse(translated)
+            metrics.error(code: translated.code ?? translated.type)
         } catch is CancellationError {
             // The client went away; nobody reads this.
             response = Self.errorResponse(APIError(status: 499, type: "invalid_request_error", code: "client_closed", message: "The client closed the connection."))
@@ -271,13 +286,17 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = Self.errorResponse(APIError.server("server_error", "The server failed: \(error)"))
         }
         response.headers[.requestID] = requestID
+        metrics.request(route: context.endpointPath ?? "unmatched", status: Int(response.status.code))
         return response
     }
 
     /// Without configured keys the server is open; with keys, /v1/ needs one (compared in constant
-    /// time). Image files are public by their unguessable names, as OpenAI's URLs are.
+    /// time). Image files and job event streams are reached by unguessable names, as OpenAI's
+    /// image URLs are (a browser's EventSource cannot send an Authorization header).
     func authorize(_ request: Request) throws {
-        guard !apiKeys.isEmpty, request.uri.path.hasPrefix("/v1/"), !request.uri.path.hasPrefix("/v1/images/files/") else { return }
+        let path = request.uri.path
+        let byUnguessableName = path.hasPrefix("/v1/images/files/") || (path.hasPrefix("/v1/jobs/job_") && path.hasSuffix("/events"))
+        guard !apiKeys.isEmpty, path.hasPrefix("/v1/"), !byUnguessableName else { return }
         let header = request.headers[.authorization] ?? ""
         let presented = Array((header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : "").utf8)
         var matched = false

@@ -287,6 +287,18 @@ class ServerTests(unittest.TestCase):
         self.assertLess(time.time() - started, 20, "the abandoned 50-step 1024x1024 job must not run to the end first")
 
 
+    def test_metrics(self):
+        post_json(self.server.url + "/v1/images/generations", {"prompt": "counted", "size": "64x64", "num_inference_steps": 1})
+        post_json(self.server.url + "/v1/images/generations", {"prompt": "x", "n": 99})
+        status, headers, body = request("GET", self.server.url + "/metrics")
+        self.assertEqual(status, 200)
+        text = body.decode()
+        self.assertIn('kontext_http_requests_total{route="/v1/images/generations",status="200"}', text)
+        self.assertIn('kontext_errors_total{code="invalid_value"}', text)
+        self.assertRegex(text, r"kontext_images_generated_total [1-9]")
+        self.assertIn("kontext_step_duration_seconds_bucket", text)
+        self.assertIn("kontext_queue_waiting 0", text)
+
     def test_json_edit_with_data_uris(self):
         uri = "data:image/png;base64," + base64.b64encode(png(96, 64)).decode()
         status, _, body = post_json(self.server.url + "/v1/images/edits",
