@@ -280,6 +280,20 @@ static kt_tensor kt_impl_sum(kt_tensor a, const int64_t *dims, int ndims, int ke
   return tensor_op([&] { return at::sum(a->value, ints(dims, ndims), keepdim != 0); });
 }
 
+static kt_tensor kt_impl_amax(kt_tensor a, const int64_t *dims, int ndims, int keepdim) {
+  return tensor_op([&] { return at::amax(a->value, ints(dims, ndims), keepdim != 0); });
+}
+
+// fp8 matrix product with row-wise scales (CUDA, sm_89 and later): a (M, K) e4m3 row-major,
+// b (K, N) e4m3 column-major, scale_a (M, 1), scale_b (1, N) float32.
+static kt_tensor kt_impl_scaled_mm(kt_tensor a, kt_tensor b, kt_tensor scale_a, kt_tensor scale_b, kt_tensor bias, int out_dtype) {
+  return tensor_op([&] {
+    std::optional<at::Tensor> bias_value;
+    if (bias) bias_value = bias->value;
+    return at::_scaled_mm(a->value, b->value, scale_a->value, scale_b->value, bias_value, std::nullopt, scalar_type(out_dtype), true);
+  });
+}
+
 static kt_tensor kt_impl_matmul(kt_tensor a, kt_tensor b) {
   return tensor_op([&] { return at::matmul(a->value, b->value); });
 }

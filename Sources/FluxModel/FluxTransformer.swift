@@ -56,7 +56,8 @@ public struct FluxTransformer: @unchecked Sendable {
     let projOut: Linear
     let rotary: RotaryEmbedding
 
-    init(_ scope: WeightScope, config: FluxTransformerConfig) throws(ModelError) {
+    /// - Parameter fp8: store the blocks' linear layers (attention and MLP, 98% of the weights) in fp8.
+    init(_ scope: WeightScope, config: FluxTransformerConfig, fp8: Bool = false) throws(ModelError) {
         try config.validate()
         self.config = config
         let inner = config.innerDim
@@ -68,11 +69,11 @@ public struct FluxTransformer: @unchecked Sendable {
         textEmbedder = try MLPEmbedder(embed.child("text_embedder"), input: config.pooledProjectionDim, output: inner)
         var doubleBlocks = [DoubleStreamBlock]()
         for index in 0..<config.numLayers {
-            doubleBlocks.append(try DoubleStreamBlock(scope.child("transformer_blocks.\(index)"), config: config))
+            doubleBlocks.append(try DoubleStreamBlock(scope.child("transformer_blocks.\(index)").storingLinearsInFP8(fp8), config: config))
         }
         var singleBlocks = [SingleStreamBlock]()
         for index in 0..<config.numSingleLayers {
-            singleBlocks.append(try SingleStreamBlock(scope.child("single_transformer_blocks.\(index)"), config: config))
+            singleBlocks.append(try SingleStreamBlock(scope.child("single_transformer_blocks.\(index)").storingLinearsInFP8(fp8), config: config))
         }
         self.doubleBlocks = doubleBlocks
         self.singleBlocks = singleBlocks
@@ -111,11 +112,37 @@ public struct FluxTransformer: @unchecked Sendable {
         return try embedding + textEmbedder(pooled)
     }
 
-    /// The forward pass from a precomputed conditioning vector and rotary table.
-    public func forward(hidden: Tensor, encoder: Tensor, conditioning: Tensor, rotary: (Tensor, Tensor)) throws(TorchError) -> Tensor {
+    /// The forward pass from a precomputed conditioning vector and rotary table. With a `cache`,
+    /// a step whose first block changes little from the last full pass reuses that pass's later
+    /// blocks (see `FirstBlockCache`).
+    public func forward(
+        hidden: Tensor, encoder: Tensor, conditioning: Tensor, rotary: (Tensor, Tensor), cache: FirstBlockCache? = nil
+    ) throws(TorchError) -> Tensor {
         var image = try xEmbedder(hidden)
         var text = try contextEmbedder(encoder)
-        for block in doubleBlocks {
+        var remaining = doubleBlocks[...]
+        if let cache, let first = doubleBlocks.first {
+            let entering = image
+            (text, image) = try first(image: image, text: text, conditioning: conditioning, rotary: rotary)
+            if let reused = try cache.reusableResidual(for: image - entering) {
+                return try finalLayer(image + reused, conditioning: conditioning)
+            }
+            remaining = doubleBlocks.dropFirst()
+            let afterFirst = image
+            image = try laterBlocks(remaining, image: image, text: text, conditioning: conditioning, rotary: rotary)
+            cache.store(laterBlocksResidual: try image - afterFirst)
+            return try finalLayer(image, conditioning: conditioning)
+        }
+        image = try laterBlocks(remaining, image: image, text: text, conditioning: conditioning, rotary: rotary)
+        return try finalLayer(image, conditioning: conditioning)
+    }
+
+    /// The given double blocks, then every single block; returns the image stream.
+    private func laterBlocks(
+        _ blocks: ArraySlice<DoubleStreamBlock>, image: Tensor, text: Tensor, conditioning: Tensor, rotary: (Tensor, Tensor)
+    ) throws(TorchError) -> Tensor {
+        var (image, text) = (image, text)
+        for block in blocks {
             (text, image) = try block(image: image, text: text, conditioning: conditioning, rotary: rotary)
         }
         let textLength = text.shape[1]
@@ -123,7 +150,10 @@ public struct FluxTransformer: @unchecked Sendable {
         for block in singleBlocks {
             joint = try block(joint, conditioning: conditioning, rotary: rotary)
         }
-        image = try joint.narrowed(dim: 1, start: textLength, length: joint.shape[1] - textLength)
+        return try joint.narrowed(dim: 1, start: textLength, length: joint.shape[1] - textLength)
+    }
+
+    private func finalLayer(_ image: Tensor, conditioning: Tensor) throws(TorchError) -> Tensor {
         let modulation = try normOut(conditioning.silu().to(image.dtype)).chunked(2, dim: 1)
         let (scale, shift) = (modulation[0], modulation[1])
         let normed = try image.layerNorm(normalizedShape: [config.innerDim], eps: 1e-6)

@@ -1,16 +1,40 @@
 import Torch
 
-/// `torch.nn.Linear`: weight (out, in), optional bias.
+/// `torch.nn.Linear`: weight (out, in), optional bias; the weight dense or, where the scope asks
+/// for it, quantized to fp8.
 struct Linear {
-    let weight: Tensor
+    enum Storage {
+        case dense(Tensor)
+        case fp8(FP8Weight)
+    }
+
+    let storage: Storage
     let bias: Tensor?
 
     init(_ scope: WeightScope, input: Int, output: Int, bias: Bool = true) throws(ModelError) {
-        weight = try scope("weight", [output, input])
+        let weight = try scope("weight", [output, input])
+        if scope.quantizesToFP8 {
+            do { storage = .fp8(try FP8Weight(quantizing: weight)) } catch { throw .backend(error) }
+        } else {
+            storage = .dense(weight)
+        }
         self.bias = bias ? try scope("bias", [output]) : nil
     }
 
-    func callAsFunction(_ x: Tensor) throws(TorchError) -> Tensor { try x.linear(weight: weight, bias: bias) }
+    /// The dense weight, or the fp8 values.
+    var weight: Tensor {
+        switch storage {
+        case .dense(let weight): weight
+        case .fp8(let weight): weight.values
+        }
+    }
+
+    func callAsFunction(_ x: Tensor) throws(TorchError) -> Tensor {
+        switch storage {
+        case .dense(let weight): try x.linear(weight: weight, bias: bias)
+        case .fp8(let weight): try weight.linear(x, bias: bias)
+        }
+    }
 }
 
 /// `torch.nn.LayerNorm` over the last dimension, with or without affine parameters.

@@ -74,20 +74,21 @@ public struct ModelLoader: Sendable {
         return .flux
     }
 
-    public func transformer() throws(ModelError) -> FluxTransformer {
+    /// - Parameter fp8: store the blocks' linear layers in fp8 (e4m3, per-row scales).
+    public func transformer(fp8: Bool = false) throws(ModelError) -> FluxTransformer {
         let config = try transformerConfig()
         if let file = location.transformerFile {
             let checkpoint = try openCheckpoint(file)
             let layout: any WeightLayout = checkpoint.names.contains { $0.hasPrefix("double_blocks.") }
                 ? BFLTransformerLayout(config: config) : DiffusersLayout()
             return try loadModel("transformer", checkpoint: checkpoint, layout: layout, dtype: dtype, device: device) { scope throws(ModelError) in
-                try FluxTransformer(scope, config: config)
+                try FluxTransformer(scope, config: config, fp8: fp8)
             }
         }
         return try loadModel(
             "transformer", checkpoint: openCheckpoint(location.component("transformer")), layout: DiffusersLayout(), dtype: dtype,
             device: device
-        ) { scope throws(ModelError) in try FluxTransformer(scope, config: config) }
+        ) { scope throws(ModelError) in try FluxTransformer(scope, config: config, fp8: fp8) }
     }
 
     public func autoencoder() throws(ModelError) -> Autoencoder {

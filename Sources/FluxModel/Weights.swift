@@ -31,21 +31,31 @@ public protocol WeightSource {
     func tensor(_ name: String, shape: [Int]) throws(ModelError) -> Tensor
 }
 
-/// A name prefix inside a `WeightSource`, as a module path ("transformer_blocks.0.attn.").
+/// A name prefix inside a `WeightSource`, as a module path ("transformer_blocks.0.attn."), and
+/// whether the linear layers under it are stored in fp8.
 struct WeightScope {
     let source: any WeightSource
     let prefix: String
+    let fp8: Bool
 
-    init(_ source: any WeightSource, prefix: String = "") {
+    init(_ source: any WeightSource, prefix: String = "", fp8: Bool = false) {
         self.source = source
         self.prefix = prefix
+        self.fp8 = fp8
     }
 
     func callAsFunction(_ name: String, _ shape: [Int]) throws(ModelError) -> Tensor {
         try source.tensor(prefix + name, shape: shape)
     }
 
-    func child(_ name: String) -> WeightScope { WeightScope(source, prefix: prefix + name + ".") }
+    func child(_ name: String) -> WeightScope { WeightScope(source, prefix: prefix + name + ".", fp8: fp8) }
+
+    /// The same scope with fp8 linear layers (or not).
+    func storingLinearsInFP8(_ enabled: Bool) -> WeightScope { WeightScope(source, prefix: prefix, fp8: enabled) }
+
+    /// Whether linears built here quantize their weight: asked for, and real weights (the
+    /// recording pass hands out empty placeholders).
+    var quantizesToFP8: Bool { fp8 && !(source is ParameterRecorder) }
 }
 
 /// Notes the name and shape of every parameter a model asks for, returning empty placeholders.

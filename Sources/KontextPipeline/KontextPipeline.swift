@@ -22,11 +22,14 @@ public struct GenerationRequest: Sendable {
     /// Image i uses seed + i.
     public var seed: UInt64
     public var count: Int
+    /// First-block step caching: the relative-change threshold under which a step reuses the last
+    /// full pass's later blocks (see `FirstBlockCache`); nil runs every block of every step.
+    public var stepCacheThreshold: Double?
 
     public init(
         prompt: String, negativePrompt: String? = nil, trueCFGScale: Double = 1, images: [RGBImage] = [],
         referenceSizing: ReferenceSizing = .preferredBucket, width: Int = 1024, height: Int = 1024, steps: Int = 28,
-        guidance: Double = 2.5, seed: UInt64 = 0, count: Int = 1
+        guidance: Double = 2.5, seed: UInt64 = 0, count: Int = 1, stepCacheThreshold: Double? = nil
     ) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
@@ -39,6 +42,7 @@ public struct GenerationRequest: Sendable {
         self.guidance = guidance
         self.seed = seed
         self.count = count
+        self.stepCacheThreshold = stepCacheThreshold
     }
 
     /// Whether a negative prompt steers a second pass per step.
@@ -54,6 +58,8 @@ public struct GenerationProgress: Sendable {
     public let preview: RGBImage?
     /// The packed latents after this step (batch, tokens, 64), as diffusers' step callback sees them.
     public let latents: Tensor
+    /// Steps so far that reused cached later blocks (step caching only).
+    public let cachedSteps: Int
 }
 
 /// Why a generation did not complete.
@@ -134,7 +140,7 @@ public final class KontextPipeline: @unchecked Sendable {
     /// count, without true CFG (references and negative prompts stay per request).
     public static func canBatch(_ a: GenerationRequest, _ b: GenerationRequest) -> Bool {
         a.width == b.width && a.height == b.height && a.steps == b.steps && a.images.isEmpty && b.images.isEmpty
-            && !a.usesTrueCFG && !b.usesTrueCFG
+            && !a.usesTrueCFG && !b.usesTrueCFG && a.stepCacheThreshold == b.stepCacheThreshold
     }
 
     /// Generates several requests in one batch, each with its own prompt, seeds, count and
@@ -247,19 +253,24 @@ public final class KontextPipeline: @unchecked Sendable {
         let guidanceValues = requests.flatMap { Array(repeating: Float($0.guidance), count: $0.count) }
         let guidance = transformer.config.guidanceEmbeds ? try Tensor(guidanceValues, shape: [count]).to(device) : nil
         let rotary = try transformer.rotaryTable(ids: Tensor.cat([textIds, imageIds], dim: 0))
+        // One cache per conditioning: the negative pass of true CFG changes differently.
+        let positiveCache = request.stepCacheThreshold.map { FirstBlockCache(threshold: $0) }
+        let negativeCache = negative == nil ? nil : request.stepCacheThreshold.map { FirstBlockCache(threshold: $0) }
         for step in 0..<request.steps {
             if isCancelled() { throw PipelineError.cancelled }
             let input = try references.map { try Tensor.cat([latents, $0.tokens], dim: 1) } ?? latents
             let timestep = try (Tensor.full([count], value: Double(schedule.timesteps[step]), dtype: .float32, device: device)
                 .to(latents.dtype) / 1000)
-            func velocity(_ text: TextConditioning) throws -> Tensor {
+            func velocity(_ text: TextConditioning, cache: FirstBlockCache?) throws -> Tensor {
                 let conditioning = try transformer.conditioning(timestep: timestep, guidance: guidance, pooled: text.pooled)
-                let output = try transformer.forward(hidden: input, encoder: text.hidden, conditioning: conditioning, rotary: rotary)
+                // The first and last steps always run every block.
+                let stepCache = step == 0 || step == request.steps - 1 ? nil : cache
+                let output = try transformer.forward(hidden: input, encoder: text.hidden, conditioning: conditioning, rotary: rotary, cache: stepCache)
                 return try output.narrowed(dim: 1, start: 0, length: noiseTokens)
             }
-            var prediction = try velocity(positive)
+            var prediction = try velocity(positive, cache: positiveCache)
             if let negative {
-                let away = try velocity(negative)
+                let away = try velocity(negative, cache: negativeCache)
                 prediction = try away + (prediction - away) * request.trueCFGScale
             }
             // Euler: x += (sigma_next - sigma) * v, in float32 as the scheduler does.
@@ -270,7 +281,9 @@ public final class KontextPipeline: @unchecked Sendable {
             let preview = previews
                 ? try previewImage(latents: latents, velocity: prediction, sigma: schedule.sigmas[step + 1], height: latentHeight, width: latentWidth)
                 : nil
-            progress(GenerationProgress(step: step + 1, totalSteps: request.steps, elapsedSeconds: elapsed, preview: preview, latents: latents))
+            progress(GenerationProgress(
+                step: step + 1, totalSteps: request.steps, elapsedSeconds: elapsed, preview: preview, latents: latents,
+                cachedSteps: positiveCache?.cachedPasses ?? 0))
         }
         if isCancelled() { throw PipelineError.cancelled }
         let unpacked = try LatentLayout.unpack(latents, height: latentHeight, width: latentWidth)

@@ -15,6 +15,10 @@ struct ImageHandler: Sendable {
     let publicURL: String?
     let metrics: ServerMetrics
 
+    /// `acceleration: high`'s first-block cache threshold: ParaAttention's recommended value for
+    /// FLUX. Speed and quality on the real model are still to be measured on a GPU (issue #7).
+    static let highAccelerationThreshold = 0.08
+
     /// Decoding limits for uploads: the contract's 50 MB and 14142 px a side.
     var decodeLimits: DecodeLimits { DecodeLimits(maxBytes: limits.imageBytes, maxSide: 14142) }
 
@@ -43,7 +47,8 @@ struct ImageHandler: Sendable {
         let generation = GenerationRequest(
             prompt: parameters.prompt, images: images, referenceSizing: .preferredBucket, width: engineSize.width,
             height: engineSize.height, steps: parameters.steps, guidance: parameters.guidance,
-            seed: parameters.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)), count: parameters.count)
+            seed: parameters.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)), count: parameters.count,
+            stepCacheThreshold: parameters.acceleration == .high ? Self.highAccelerationThreshold : nil)
         return Prepared(parameters: parameters, size: size, generation: generation)
     }
 

@@ -42,7 +42,7 @@ public struct KontextServer: Sendable {
         scheduler = EngineScheduler(capacity: configuration.queueCapacity, maxBatchImages: configuration.maxBatchImages, deadline: configuration.deadline)
         store = try ImageStore(directory: configuration.dataDirectory + "/images", timeToLive: configuration.imageTimeToLive)
         handler = ImageHandler(
-            scheduler: scheduler, store: store, capabilities: ServerCapabilities(), limits: configuration.limits,
+            scheduler: scheduler, store: store, capabilities: ServerCapabilities(accelerations: [.none, .high]), limits: configuration.limits,
             publicURL: configuration.publicURL, metrics: metrics)
         jobs = try JobService(
             dataDirectory: configuration.dataDirectory, handler: handler, timeToLive: configuration.imageTimeToLive,

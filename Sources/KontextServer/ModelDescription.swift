@@ -46,7 +46,10 @@ enum ModelDescription {
         "output_quality": ["type": "integer", "minimum": 0, "maximum": 100, "alias_of": "output_compression"],
         "cfg_scale": ["type": "number", "default": 2.5, "minimum": 0, "maximum": 20, "aliases": ["guidance_scale", "guidance"]],
         "num_inference_steps": ["type": "integer", "default": 28, "minimum": 1, "maximum": 50],
-        "acceleration": ["type": "string", "default": "none", "enum": ["none"]],
+        "acceleration": [
+            "type": "string", "default": "none", "enum": ["none", "high"],
+            "high": "first-block step caching (threshold 0.08, at most 3 cached steps in a row, never the first or last step)",
+        ] as [String: Any],
         "resolution_mode": ["type": "string", "default": "match_input", "enum": ["auto", "match_input", "W:H"], "edits_only": true],
         "sync_mode": ["type": "boolean", "default": false],
         "stream": ["type": "boolean", "default": false],

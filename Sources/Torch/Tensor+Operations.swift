@@ -71,11 +71,28 @@ extension Tensor {
             try Tensor.wrap("sum", kt_sum(handle, pointer, count, keepDims ? 1 : 0))
         }
     }
+
+    /// Largest value along `dims`.
+    public func amax(dims: [Int], keepDims: Bool = false) throws(TorchError) -> Tensor {
+        try withDims(dims) { (pointer, count) throws(TorchError) in
+            try Tensor.wrap("amax", kt_amax(handle, pointer, count, keepDims ? 1 : 0))
+        }
+    }
 }
 
 // MARK: Linear algebra and neural-network layers
 
 extension Tensor {
+    /// fp8 (e4m3) matrix product with row-wise float32 scales, on CUDA: `self` (M, K) row-major,
+    /// `other` (K, N) column-major (a transposed row-major weight), `scaleSelf` (M, 1),
+    /// `scaleOther` (1, N); result in `outputType`. ATen has no CPU kernel for it.
+    public func scaledMatmul(
+        _ other: Tensor, scaleSelf: Tensor, scaleOther: Tensor, bias: Tensor?, outputType: DType
+    ) throws(TorchError) -> Tensor {
+        try Tensor.wrap(
+            "_scaled_mm", kt_scaled_mm(handle, other.handle, scaleSelf.handle, scaleOther.handle, bias?.handle, outputType.rawValue))
+    }
+
     public func matmul(_ other: Tensor) throws(TorchError) -> Tensor { try Tensor.wrap("matmul", kt_matmul(handle, other.handle)) }
 
     /// `self @ weight.T + bias`, as `torch.nn.functional.linear`.

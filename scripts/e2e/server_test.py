@@ -299,6 +299,14 @@ class ServerTests(unittest.TestCase):
         self.assertIn("kontext_step_duration_seconds_bucket", text)
         self.assertIn("kontext_queue_waiting 0", text)
 
+    def test_acceleration_high_caches_steps(self):
+        status, _, body = post_json(self.server.url + "/v1/images/generations",
+                                    {"prompt": "x", "size": "64x64", "num_inference_steps": 8, "acceleration": "high", "response_format": "b64_json"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(decoded(base64.b64decode(json.loads(body)["data"][0]["b64_json"])).size, (64, 64))
+        self.error(*post_json(self.server.url + "/v1/images/generations", {"prompt": "x", "acceleration": "regular"}),
+                   "unsupported_value", "acceleration")
+
     def test_json_edit_with_data_uris(self):
         uri = "data:image/png;base64," + base64.b64encode(png(96, 64)).decode()
         status, _, body = post_json(self.server.url + "/v1/images/edits",

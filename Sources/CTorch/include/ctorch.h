@@ -88,6 +88,8 @@ enum { KT_CPU = 0, KT_CUDA = 1 };
   KT_FN(kt_tensor, softmax, (kt_tensor a, int64_t dim), (a, dim)) \
   KT_FN(kt_tensor, mean, (kt_tensor a, const int64_t *dims, int ndims, int keepdim), (a, dims, ndims, keepdim)) \
   KT_FN(kt_tensor, sum, (kt_tensor a, const int64_t *dims, int ndims, int keepdim), (a, dims, ndims, keepdim)) \
+  KT_FN(kt_tensor, amax, (kt_tensor a, const int64_t *dims, int ndims, int keepdim), (a, dims, ndims, keepdim)) \
+  KT_FN(kt_tensor, scaled_mm, (kt_tensor a, kt_tensor b, kt_tensor scale_a, kt_tensor scale_b, kt_tensor bias, int out_dtype), (a, b, scale_a, scale_b, bias, out_dtype)) \
   KT_FN(kt_tensor, matmul, (kt_tensor a, kt_tensor b), (a, b)) \
   KT_FN(kt_tensor, linear, (kt_tensor x, kt_tensor weight, kt_tensor bias), (x, weight, bias)) \
   KT_FN(kt_tensor, layer_norm, (kt_tensor x, const int64_t *shape, int ndim, kt_tensor weight, kt_tensor bias, double eps), (x, shape, ndim, weight, bias, eps)) \
