@@ -55,7 +55,9 @@ struct ImageHandler: Sendable {
     func handle(_ operation: ImageOperation, content: RequestContent, request: Request) async throws -> Response {
         let prepared = try await prepare(operation, content: content)
         var headers = HTTPFields()
-        if !prepared.parameters.ignored.isEmpty { headers[.kontextIgnoredParams] = prepared.parameters.ignored.joined(separator: ", ") }
+        // A webhook only fires for jobs (Prefer: respond-async or wait); here it is unused.
+        let ignored = prepared.parameters.ignored + (content.fields["webhook_url"] != nil ? ["webhook_url"] : [])
+        if !ignored.isEmpty { headers[.kontextIgnoredParams] = ignored.joined(separator: ", ") }
         if prepared.parameters.stream {
             return streamingResponse(prepared.parameters, generation: prepared.generation, size: prepared.size, headers: headers)
         }
