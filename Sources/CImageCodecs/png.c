@@ -43,19 +43,27 @@ static void png_begin(png_structp png, png_infop info, kic_limits limits) {
     png_read_update_info(png, info);
 }
 
+/// Read and info structs reading from `source`; 0 when out of memory (nothing left to free).
+static int png_open(png_source *source, png_structp *png, png_infop *info) {
+    *png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source, png_report_error, png_note_warning);
+    *info = *png ? png_create_info_struct(*png) : NULL;
+    if (!*info) {
+        png_destroy_read_struct(png, NULL, NULL);
+        return 0;
+    }
+    png_set_read_fn(*png, source, png_read_bytes);
+    return 1;
+}
+
 static int png_has_alpha(png_structp png, png_infop info) {
     return (png_get_color_type(png, info) & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
 }
 
 kic_result kic_png_read_header(const uint8_t *data, size_t count, kic_limits limits, kic_header *header) {
     png_source source = {{data, count, 0}, {0}, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_report_error, png_note_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return kic_fail(KIC_FAILED, "out of memory");
-    }
-    png_set_read_fn(png, &source, png_read_bytes);
+    png_structp png;
+    png_infop info;
+    if (!png_open(&source, &png, &info)) return kic_fail(KIC_FAILED, "out of memory");
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         // libpng stops at the header when a side is over png_set_user_limits.
@@ -73,13 +81,9 @@ kic_result kic_png_read_header(const uint8_t *data, size_t count, kic_limits lim
 
 kic_result kic_png_decode(const uint8_t *data, size_t count, kic_limits limits, uint8_t *rgb, size_t rgb_count) {
     png_source source = {{data, count, 0}, {0}, 0};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_report_error, png_note_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return kic_fail(KIC_FAILED, "out of memory");
-    }
-    png_set_read_fn(png, &source, png_read_bytes);
+    png_structp png;
+    png_infop info;
+    if (!png_open(&source, &png, &info)) return kic_fail(KIC_FAILED, "out of memory");
     // Volatile: assigned after setjmp and read after a longjmp.
     png_bytep volatile rgba = NULL;
     png_bytepp volatile rows = NULL;

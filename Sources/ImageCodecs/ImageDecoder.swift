@@ -45,9 +45,7 @@ public enum ImageDecoder {
         _ bytes: some ContiguousBytes, limits: DecodeLimits = DecodeLimits(),
         accepting formats: Set<ImageFormat> = Set(ImageFormat.allCases)
     ) throws(ImageCodecError) -> ImageInfo {
-        try bytes.withUnsafeBytes { raw in
-            Result { () throws(ImageCodecError) in try probe(raw, limits: limits, accepting: formats) }
-        }.get()
+        try withRawBytes(bytes) { raw throws(ImageCodecError) in try probe(raw, limits: limits, accepting: formats) }
     }
 
     /// Decodes the image to RGB8 with alpha composited over white and the EXIF orientation applied.
@@ -56,9 +54,14 @@ public enum ImageDecoder {
         _ bytes: some ContiguousBytes, limits: DecodeLimits = DecodeLimits(),
         accepting formats: Set<ImageFormat> = Set(ImageFormat.allCases)
     ) throws(ImageCodecError) -> RGBImage {
-        try bytes.withUnsafeBytes { raw in
-            Result { () throws(ImageCodecError) in try decode(raw, limits: limits, accepting: formats) }
-        }.get()
+        try withRawBytes(bytes) { raw throws(ImageCodecError) in try decode(raw, limits: limits, accepting: formats) }
+    }
+
+    /// `body` over the bytes, keeping the typed error (`withUnsafeBytes` only rethrows untyped).
+    private static func withRawBytes<Value>(
+        _ bytes: some ContiguousBytes, _ body: (UnsafeRawBufferPointer) throws(ImageCodecError) -> Value
+    ) throws(ImageCodecError) -> Value {
+        try bytes.withUnsafeBytes { raw in Result { () throws(ImageCodecError) in try body(raw) } }.get()
     }
 
     private struct Header {

@@ -6,10 +6,12 @@ import KontextPipeline
 import Safetensors
 import Torch
 
-/// Options that pick and load a model.
+/// Options that pick and load a model, shared by `serve`, `generate` and `edit`.
 struct ModelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A diffusers folder of FLUX.1-Kontext-dev, or its Hugging Face cache folder.", valueName: "dir"))
-    var model: String
+    @Option(help: ArgumentHelp(
+        "A diffusers folder of FLUX.1-Kontext-dev, or its Hugging Face cache folder. Default: $KONTEXT_MODEL, else the Hugging Face cache.",
+        valueName: "dir"))
+    var model: String?
 
     @Option(help: ArgumentHelp("A BFL single-file transformer (flux1-kontext-dev.safetensors) to use instead of transformer/.", valueName: "file"))
     var transformer: String?
@@ -17,24 +19,51 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A BFL single-file VAE (ae.safetensors) to use instead of vae/.", valueName: "file"))
     var vae: String?
 
-    @Option(help: "Compute type: float32, bfloat16 or float16.")
+    @Option(help: "Compute type: bfloat16, float16 or float32.")
     var dtype = "bfloat16"
 
-    @Option(help: "cpu, cuda or cuda:N.")
-    var device = "cpu"
+    @Option(help: "cpu, cuda or cuda:N. Default: cuda when a GPU is available, else cpu.")
+    var device: String?
 
     @OptionGroup var backend: BackendOptions
 
+    /// Loads the tensor backend and describes what to load, on which device, in which type.
     func loader() throws -> ModelLoader {
-        _ = try backend.load()
+        let runtime = try backend.load()
         guard let type = DType(name: dtype), [.float32, .bfloat16, .float16].contains(type) else {
             throw ValidationError("--dtype must be float32, bfloat16 or float16, not \(dtype)")
         }
-        guard let place = Device(name: device == "cuda" ? "cuda:0" : device) else {
-            throw ValidationError("--device must be cpu, cuda or cuda:N, not \(device)")
+        var place: Device = runtime.cudaAvailable ? .cuda(0) : .cpu
+        if let device {
+            guard let chosen = Device(name: device == "cuda" ? "cuda:0" : device) else {
+                throw ValidationError("--device must be cpu, cuda or cuda:N, not \(device)")
+            }
+            place = chosen
         }
-        return ModelLoader(location: try ModelLocation(path: model, transformerFile: transformer, vaeFile: vae), dtype: type, device: place)
+        let location = try ModelLocation(path: try resolvedModelPath(model), transformerFile: transformer, vaeFile: vae)
+        return ModelLoader(location: location, dtype: type, device: place)
     }
+}
+
+/// No weights where the server and CLI look for them: a message, not a usage error.
+struct MissingModel: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// --model, else $KONTEXT_MODEL, else the Hugging Face cache; otherwise how to get the weights.
+func resolvedModelPath(_ explicit: String?) throws -> String {
+    if let explicit { return explicit }
+    let environment = ProcessInfo.processInfo.environment
+    if let path = environment["KONTEXT_MODEL"], !path.isEmpty { return path }
+    let hub = (environment["HF_HOME"].map { $0 + "/hub" } ?? environment["HOME"].map { $0 + "/.cache/huggingface/hub" }) ?? ""
+    let cached = hub + "/models--black-forest-labs--FLUX.1-Kontext-dev"
+    if FileManager.default.fileExists(atPath: cached) { return cached }
+    throw MissingModel(description: """
+        no model: pass --model DIR or set KONTEXT_MODEL. To get the weights, accept the licence at \
+        https://huggingface.co/black-forest-labs/FLUX.1-Kontext-dev, then run \
+        `huggingface-cli download black-forest-labs/FLUX.1-Kontext-dev` (into the cache, found automatically) \
+        or add `--local-dir DIR`.
+        """)
 }
 
 /// Options shared by `generate` and `edit`.
@@ -191,11 +220,11 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List a model's components with their files, dtypes and parameter counts (reads headers only).")
 
-    @Option(help: ArgumentHelp("A diffusers folder of FLUX.1-Kontext-dev, or its Hugging Face cache folder.", valueName: "dir"))
-    var model: String
+    @Option(help: ArgumentHelp("A diffusers folder of FLUX.1-Kontext-dev, or its Hugging Face cache folder. Default: $KONTEXT_MODEL, else the Hugging Face cache.", valueName: "dir"))
+    var model: String?
 
     func run() throws {
-        let location = try ModelLocation(path: model)
+        let location = try ModelLocation(path: try resolvedModelPath(model))
         print("model: \(location.root)")
         var components = ["transformer", "vae", "text_encoder", "text_encoder_2"].map { ($0, location.root + "/" + $0) }
         for file in ["flux1-kontext-dev.safetensors", "ae.safetensors"] where FileManager.default.fileExists(atPath: location.root + "/" + file) {
