@@ -244,6 +244,10 @@ public actor JobService {
             try db.execute(sql: "UPDATE jobs SET status = 'running', startedAt = ? WHERE id = ?", arguments: [Date().timeIntervalSince1970, id])
         }
         runningID = id
+        // Progress is recorded and published in step order by one consumer, drained before the
+        // final state, so watchers never see a step after the job has finished.
+        let (updates, updateSink) = AsyncStream<GenerationProgress>.makeStream()
+        let publisher = Task { for await progress in updates { await self.progressed(id, progress) } }
         let task = Task {
             // The outcome is recorded from a task of its own: this one may be cancelled, and GRDB
             // refuses to write for a cancelled task.
@@ -256,7 +260,7 @@ public actor JobService {
                 let operation = ImageOperation(rawValue: record.operation) ?? .generation
                 let prepared = try await self.handler.prepare(operation, content: RequestContent(fields: fields, images: images))
                 let body = try await self.handler.execute(prepared, baseURL: record.baseURL, previews: true) { progress in
-                    Task { await self.progressed(id, progress) }
+                    updateSink.yield(progress)
                 }
                 outcome = (.succeeded, String(decoding: try ImagesResponse.encoder.encode(body), as: UTF8.self), nil)
             } catch is CancellationError {
@@ -265,6 +269,8 @@ public actor JobService {
                 let apiError = (error as? APIError) ?? APIError.server("engine_error", "\(error)")
                 outcome = (.failed, nil, String(decoding: (try? JSONEncoder().encode(apiError)) ?? Data(), as: UTF8.self))
             }
+            updateSink.finish()
+            await publisher.value
             await Task { _ = try? await self.finish(id, status: outcome.0, result: outcome.1, error: outcome.2) }.value
         }
         runningTask = task
