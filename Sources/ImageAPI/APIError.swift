@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error as the API reports it: an HTTP status and OpenAI's error object
 /// `{"error": {"message", "type", "param", "code"}}`. Every failure the server can answer with
 /// is mapped to one of these in one place.
@@ -57,6 +59,23 @@ public struct APIError: Error, Equatable, Sendable {
         APIError(status: status, type: "server_error", code: code, message: message)
     }
 
+}
+
+extension APIError {
+    /// The error back from its JSON body (`encode(to:)`'s output) and the status it was sent with.
+    public init?(status: Int, body: Data) {
+        struct Body: Decodable {
+            struct Inner: Decodable {
+                let message: String
+                let type: String
+                let param: String?
+                let code: String?
+            }
+            let error: Inner
+        }
+        guard let decoded = try? JSONDecoder().decode(Body.self, from: body) else { return nil }
+        self.init(status: status, type: decoded.error.type, code: decoded.error.code, param: decoded.error.param, message: decoded.error.message)
+    }
 }
 
 extension APIError: Encodable {

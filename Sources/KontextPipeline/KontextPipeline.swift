@@ -128,12 +128,13 @@ public final class KontextPipeline: @unchecked Sendable {
     /// Pixels per side of one transformer token (VAE downsampling x 2x2 patches): 16 for FLUX.
     public var sizeMultiple: Int { autoencoder.config.downsamplingFactor * 2 }
 
-    /// Generates `request.count` images.
+    /// Generates `request.count` images. `previewAt(step)` says after which steps (1-based) the
+    /// progress report carries a preview; each costs a small projection and a copy to the host.
     public func generate(
-        _ request: GenerationRequest, previews: Bool = false, isCancelled: @Sendable () -> Bool = { false },
+        _ request: GenerationRequest, previewAt: (Int) -> Bool = { _ in false }, isCancelled: @Sendable () -> Bool = { false },
         progress: (GenerationProgress) -> Void = { _ in }
     ) throws(PipelineError) -> [RGBImage] {
-        try generate(batch: [request], previews: previews, isCancelled: isCancelled, progress: progress)[0]
+        try generate(batch: [request], previewAt: previewAt, isCancelled: isCancelled, progress: progress)[0]
     }
 
     /// Whether two requests can share forward passes: text-to-image at the same size and step
@@ -146,7 +147,7 @@ public final class KontextPipeline: @unchecked Sendable {
     /// Generates several requests in one batch, each with its own prompt, seeds, count and
     /// guidance; returns each request's images. Previews show the batch's first image.
     public func generate(
-        batch requests: [GenerationRequest], previews: Bool = false, isCancelled: @Sendable () -> Bool = { false },
+        batch requests: [GenerationRequest], previewAt: (Int) -> Bool = { _ in false }, isCancelled: @Sendable () -> Bool = { false },
         progress: (GenerationProgress) -> Void = { _ in }
     ) throws(PipelineError) -> [[RGBImage]] {
         guard let first = requests.first else { return [] }
@@ -155,7 +156,7 @@ public final class KontextPipeline: @unchecked Sendable {
             throw .invalidRequest("only text-to-image requests of the same size and steps, without true CFG, share a batch")
         }
         do {
-            return try run(requests, previews: previews, isCancelled: isCancelled, progress: progress)
+            return try run(requests, previewAt: previewAt, isCancelled: isCancelled, progress: progress)
         } catch let error as PipelineError {
             throw error
         } catch let error as TorchError {
@@ -220,7 +221,7 @@ public final class KontextPipeline: @unchecked Sendable {
     }
 
     private func run(
-        _ requests: [GenerationRequest], previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
+        _ requests: [GenerationRequest], previewAt: (Int) -> Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
     ) throws -> [[RGBImage]] {
         let started = DispatchTime.now().uptimeNanoseconds
         // Shared by the batch: size, steps, references, true CFG (the first request's).
@@ -256,6 +257,7 @@ public final class KontextPipeline: @unchecked Sendable {
         // One cache per conditioning: the negative pass of true CFG changes differently.
         let positiveCache = request.stepCacheThreshold.map { FirstBlockCache(threshold: $0) }
         let negativeCache = negative == nil ? nil : request.stepCacheThreshold.map { FirstBlockCache(threshold: $0) }
+        var previewer: LatentPreview?
         for step in 0..<request.steps {
             if isCancelled() { throw PipelineError.cancelled }
             let input = try references.map { try Tensor.cat([latents, $0.tokens], dim: 1) } ?? latents
@@ -278,9 +280,12 @@ public final class KontextPipeline: @unchecked Sendable {
             let scaled = try prediction * Tensor.full([], value: Double(delta), dtype: .float32, device: device)
             latents = try (latents.to(.float32) + scaled).to(prediction.dtype)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            let preview = previews
-                ? try previewImage(latents: latents, velocity: prediction, sigma: schedule.sigmas[step + 1], height: latentHeight, width: latentWidth)
-                : nil
+            var preview: RGBImage?
+            if previewAt(step + 1) {
+                if previewer == nil { previewer = try LatentPreview(channels: channels, device: device) }
+                preview = try previewer?.image(
+                    latents: latents, velocity: prediction, sigma: schedule.sigmas[step + 1], height: latentHeight, width: latentWidth)
+            }
             progress(GenerationProgress(
                 step: step + 1, totalSteps: request.steps, elapsedSeconds: elapsed, preview: preview, latents: latents,
                 cachedSteps: positiveCache?.cachedPasses ?? 0))
@@ -302,28 +307,12 @@ public final class KontextPipeline: @unchecked Sendable {
         }
         return images
     }
-
-    /// A cheap look at where the first image is heading: the predicted clean latent (x - sigma v)
-    /// projected to RGB by a fixed linear map instead of the VAE decoder.
-    private func previewImage(latents: Tensor, velocity: Tensor, sigma: Float, height: Int, width: Int) throws -> RGBImage {
-        let first = try latents.narrowed(dim: 0, start: 0, length: 1).to(.float32)
-        let clean = try first - velocity.narrowed(dim: 0, start: 0, length: 1).to(.float32) * Double(sigma)
-        let latent = try LatentLayout.unpack(clean, height: height, width: width)
-        let channels = latent.shape[1]
-        guard channels == LatentPreview.channels else {
-            return try RGBImage(width: width, height: height, red: 128, green: 128, blue: 128)
-        }
-        let factors = try Tensor(LatentPreview.rgbFactors, shape: [channels, 3]).to(device)
-        let bias = try Tensor(LatentPreview.rgbBias, shape: [1, 1, 3]).to(device)
-        let rgb = try (latent.permuted([0, 2, 3, 1]).matmul(factors).reshaped([height, width, 3]) + bias.reshaped([1, 1, 3]))
-            .permuted([2, 0, 1]).contiguous().to(.cpu).toArray(of: Float.self)
-        return try RGBImage(normalizedPlanarFloats: rgb, width: width, height: height)
-    }
 }
 
-/// The linear latent-to-RGB map ComfyUI uses for FLUX previews (`latent_formats.Flux`).
-enum LatentPreview {
-    static let channels = 16
+/// A cheap look at where the first image is heading: the predicted clean latent (x - sigma v)
+/// projected to RGB by a fixed linear map instead of the VAE decoder. The map is ComfyUI's for
+/// FLUX previews (`latent_formats.Flux`); other latent widths get no preview.
+struct LatentPreview {
     static let rgbFactors: [Float] = [
         -0.0346, 0.0244, 0.0681, 0.0034, 0.0210, 0.0687, 0.0275, -0.0668, -0.0433, -0.0174, 0.0160, 0.0617,
         0.0859, 0.0721, 0.0329, 0.0004, 0.0383, 0.0115, 0.0405, 0.0861, 0.0915, -0.0236, -0.0185, -0.0259,
@@ -331,4 +320,23 @@ enum LatentPreview {
         0.0817, 0.0765, 0.0749, -0.1264, -0.0522, -0.1103, -0.0280, -0.0881, -0.0499, -0.1262, -0.0982, -0.0778,
     ]
     static let rgbBias: [Float] = [-0.0329, -0.0718, -0.0851]
+
+    let factors: Tensor
+    let bias: Tensor
+
+    /// Nil unless the latent has the 16 channels the map is for.
+    init?(channels: Int, device: Device) throws {
+        guard channels * 3 == Self.rgbFactors.count else { return nil }
+        factors = try Tensor(Self.rgbFactors, shape: [channels, 3]).to(device)
+        bias = try Tensor(Self.rgbBias, shape: [1, 1, 3]).to(device)
+    }
+
+    func image(latents: Tensor, velocity: Tensor, sigma: Float, height: Int, width: Int) throws -> RGBImage {
+        let first = try latents.narrowed(dim: 0, start: 0, length: 1).to(.float32)
+        let clean = try first - velocity.narrowed(dim: 0, start: 0, length: 1).to(.float32) * Double(sigma)
+        let latent = try LatentLayout.unpack(clean, height: height, width: width)
+        let rgb = try (latent.permuted([0, 2, 3, 1]).matmul(factors).reshaped([height, width, 3]) + bias)
+            .permuted([2, 0, 1]).contiguous().to(.cpu).toArray(of: Float.self)
+        return try RGBImage(normalizedPlanarFloats: rgb, width: width, height: height)
+    }
 }

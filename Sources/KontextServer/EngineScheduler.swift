@@ -10,7 +10,7 @@ public protocol ImageEngine: Sendable {
     var sizeMultiple: Int { get }
     /// Runs requests that share a batch (see `KontextPipeline.canBatch`); returns each one's images.
     func generate(
-        batch requests: [GenerationRequest], previews: Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
+        batch requests: [GenerationRequest], previewAt: (Int) -> Bool, isCancelled: @Sendable () -> Bool, progress: (GenerationProgress) -> Void
     ) throws(PipelineError) -> [[RGBImage]]
 }
 
@@ -53,17 +53,18 @@ public actor EngineScheduler {
     final class Job: Sendable {
         let id = UUID()
         let request: GenerationRequest
-        let previews: Bool
+        /// After which steps the caller wants a preview; nil: never (and the job may share a batch).
+        let previewAt: (@Sendable (Int) -> Bool)?
         let progress: @Sendable (GenerationProgress) -> Void
         let submitted = ContinuousClock.now
         let deadline: ContinuousClock.Instant
         let cancelled = Atomic<Bool>(false)
         let continuation: Mutex<CheckedContinuation<EngineResult, any Error>?>
 
-        init(request: GenerationRequest, previews: Bool, deadline: ContinuousClock.Instant,
+        init(request: GenerationRequest, previewAt: (@Sendable (Int) -> Bool)?, deadline: ContinuousClock.Instant,
              progress: @escaping @Sendable (GenerationProgress) -> Void, continuation: CheckedContinuation<EngineResult, any Error>) {
             self.request = request
-            self.previews = previews
+            self.previewAt = previewAt
             self.deadline = deadline
             self.progress = progress
             self.continuation = Mutex(continuation)
@@ -116,7 +117,8 @@ public actor EngineScheduler {
     /// ready or is shutting down, a deadline, and engine failures; `CancellationError` when the
     /// calling task is cancelled.
     public func run(
-        _ request: GenerationRequest, previews: Bool = false, progress: @escaping @Sendable (GenerationProgress) -> Void = { _ in }
+        _ request: GenerationRequest, previewAt: (@Sendable (Int) -> Bool)? = nil,
+        progress: @escaping @Sendable (GenerationProgress) -> Void = { _ in }
     ) async throws -> EngineResult {
         guard acceptingWork else { throw APIError.server("shutting_down", "The server is shutting down and takes no new work.", status: 503) }
         guard engine != nil else {
@@ -127,7 +129,7 @@ public actor EngineScheduler {
         let cancelFlag = Mutex<Job?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let job = Job(request: request, previews: previews, deadline: limit, progress: progress, continuation: continuation)
+                let job = Job(request: request, previewAt: previewAt, deadline: limit, progress: progress, continuation: continuation)
                 cancelFlag.withLock { $0 = job }
                 waiting.append(job)
                 startNextIfIdle()
@@ -165,7 +167,7 @@ public actor EngineScheduler {
                 let outcome: Result<[[RGBImage]], any Error>
                 do throws(PipelineError) {
                     let images = try engine.generate(
-                        batch: live.map(\.request), previews: live.count == 1 && live[0].previews,
+                        batch: live.map(\.request), previewAt: { step in live.count == 1 && live[0].previewAt?(step) == true },
                         isCancelled: { live.allSatisfy(\.shouldStop) },
                         progress: { progress in for job in live { job.progress(progress) } })
                     outcome = .success(images)
@@ -199,12 +201,12 @@ public actor EngineScheduler {
     /// The first waiting job and every later one that can share its forward passes.
     private func takeBatch() -> [Job] {
         var batch = [waiting.removeFirst()]
-        guard !batch[0].previews else { return batch }
+        guard batch[0].previewAt == nil else { return batch }
         var images = batch[0].request.count
         var index = 0
         while index < waiting.count {
             let candidate = waiting[index]
-            if !candidate.previews, KontextPipeline.canBatch(batch[0].request, candidate.request),
+            if candidate.previewAt == nil, KontextPipeline.canBatch(batch[0].request, candidate.request),
                 images + candidate.request.count <= maxBatchImages
             {
                 batch.append(waiting.remove(at: index))

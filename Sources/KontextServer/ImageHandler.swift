@@ -4,7 +4,6 @@ import Hummingbird
 import ImageAPI
 import ImageCodecs
 import KontextPipeline
-import Synchronization
 
 /// Turns a parsed request into images and an OpenAI-shaped answer.
 struct ImageHandler: Sendable {
@@ -68,10 +67,11 @@ struct ImageHandler: Sendable {
 
     /// Runs a prepared request and renders the synchronous answer.
     func execute(
-        _ prepared: Prepared, baseURL: String, previews: Bool = false, progress: @escaping @Sendable (GenerationProgress) -> Void = { _ in }
+        _ prepared: Prepared, baseURL: String, previewAt: (@Sendable (Int) -> Bool)? = nil,
+        progress: @escaping @Sendable (GenerationProgress) -> Void = { _ in }
     ) async throws -> ImagesResponse {
         let parameters = prepared.parameters
-        let result = try await scheduler.run(prepared.generation, previews: previews, progress: progress)
+        let result = try await scheduler.run(prepared.generation, previewAt: previewAt, progress: progress)
         metrics.generated(images: result.images.count, steps: parameters.steps, inferenceMilliseconds: result.inferenceMilliseconds)
         let (data, encodeMilliseconds) = try await encode(
             result.images, parameters: parameters, size: prepared.size, seed: prepared.generation.seed, baseURL: baseURL)
@@ -129,54 +129,66 @@ struct ImageHandler: Sendable {
         var headers = headers
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        let scheduler = scheduler
-        let prefix = parameters.operation.eventPrefix
-        let wanted = parameters.partialImages
-        let steps = generation.steps
-        // The steps after which a partial image is sent: evenly spread, the last before the end.
-        let previewSteps = Set((1...max(wanted, 1)).map { max(1, steps * $0 / (wanted + 1)) }.prefix(wanted))
         let (events, sink) = AsyncStream<ByteBuffer>.makeStream()
-        let encoder = self
-        let metrics = metrics
-        let task = Task {
-            let sentPartials = Atomic<Int>(0)
-            do {
-                let result = try await scheduler.run(generation, previews: wanted > 0) { progress in
-                    let index = sentPartials.load(ordering: .relaxed)
-                    guard previewSteps.contains(progress.step), let preview = progress.preview, index < wanted else { return }
-                    guard let bytes = try? encoder.encodedBytes(preview, parameters: parameters, size: size) else { return }
-                    sink.yield(Self.event("\(prefix).partial_image", [
-                        "type": "\(prefix).partial_image", "b64_json": Data(bytes).base64EncodedString(), "created_at": Int(Date().timeIntervalSince1970),
-                        "size": size.description, "quality": "auto", "background": "opaque", "output_format": parameters.outputFormat.rawValue,
-                        "partial_image_index": index,
-                    ]))
-                    sentPartials.add(1, ordering: .relaxed)
-                }
-                metrics.generated(images: result.images.count, steps: parameters.steps, inferenceMilliseconds: result.inferenceMilliseconds)
-                for image in result.images {
-                    let bytes = try encoder.encodedBytes(image, parameters: parameters, size: size)
-                    sink.yield(Self.event("\(prefix).completed", [
-                        "type": "\(prefix).completed", "b64_json": Data(bytes).base64EncodedString(), "created_at": Int(Date().timeIntervalSince1970),
-                        "size": size.description, "quality": "auto", "background": "opaque", "output_format": parameters.outputFormat.rawValue,
-                        "usage": ["images": result.images.count, "steps": parameters.steps, "input_tokens": 0, "output_tokens": 0, "total_tokens": 0],
-                    ]))
-                }
-            } catch {
-                let apiError = (error as? APIError) ?? APIError.server("engine_error", "\(error)")
-                if let data = try? JSONEncoder().encode(apiError), let text = String(data: data, encoding: .utf8) {
-                    sink.yield(ByteBuffer(string: "event: error\ndata: \(text)\n\n"))
-                }
-            }
-            sink.finish()
-        }
+        let task = Task { await streamEvents(parameters, generation: generation, size: size, into: sink) }
         sink.onTermination = { _ in task.cancel() }
         return Response(status: .ok, headers: headers, body: .init(asyncSequence: events))
+    }
+
+    private func streamEvents(
+        _ parameters: ImageRequest, generation: GenerationRequest, size: PixelSize, into sink: AsyncStream<ByteBuffer>.Continuation
+    ) async {
+        let prefix = parameters.operation.eventPrefix
+        let wanted = parameters.partialImages
+        // The steps after which a partial image is sent: evenly spread, the last before the end.
+        let previewSteps = Array(Set((1...max(wanted, 1)).map { max(1, generation.steps * $0 / (wanted + 1)) }.prefix(wanted))).sorted()
+        func send(_ kind: String, _ image: RGBImage, extra: [String: Any]) throws {
+            let bytes = try encodedBytes(image, parameters: parameters, size: size)
+            var payload: [String: Any] = [
+                "type": "\(prefix).\(kind)", "b64_json": Data(bytes).base64EncodedString(), "created_at": Int(Date().timeIntervalSince1970),
+                "size": size.description, "quality": "auto", "background": "opaque", "output_format": parameters.outputFormat.rawValue,
+            ]
+            payload.merge(extra) { $1 }
+            sink.yield(Self.event("\(prefix).\(kind)", payload))
+        }
+        // Previews are resampled and encoded here, off the engine's thread, in step order.
+        let (previews, previewSink) = AsyncStream<PartialPreview>.makeStream()
+        let partials = Task {
+            for await partial in previews { try? send("partial_image", partial.image, extra: ["partial_image_index": partial.index]) }
+        }
+        let wantsPreview: @Sendable (Int) -> Bool = { step in previewSteps.contains(step) }
+        let previewAt = wanted > 0 ? wantsPreview : nil
+        let progress: @Sendable (GenerationProgress) -> Void = { progress in
+            guard let preview = progress.preview, let index = previewSteps.firstIndex(of: progress.step) else { return }
+            previewSink.yield(PartialPreview(index: index, image: preview))
+        }
+        do {
+            let result = try await scheduler.run(generation, previewAt: previewAt, progress: progress)
+            previewSink.finish()
+            await partials.value
+            metrics.generated(images: result.images.count, steps: parameters.steps, inferenceMilliseconds: result.inferenceMilliseconds)
+            let usage: [String: Any] = ["images": result.images.count, "steps": parameters.steps, "input_tokens": 0, "output_tokens": 0, "total_tokens": 0]
+            for image in result.images { try send("completed", image, extra: ["usage": usage]) }
+        } catch {
+            previewSink.finish()
+            let apiError = (error as? APIError) ?? APIError.server("engine_error", "\(error)")
+            if let data = try? JSONEncoder().encode(apiError), let text = String(data: data, encoding: .utf8) {
+                sink.yield(ByteBuffer(string: "event: error\ndata: \(text)\n\n"))
+            }
+        }
+        sink.finish()
     }
 
     static func event(_ name: String, _ payload: [String: Any]) -> ByteBuffer {
         let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data("{}".utf8)
         return ByteBuffer(string: "event: \(name)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
     }
+}
+
+/// A preview taken during denoising, numbered as OpenAI's `partial_image_index`.
+struct PartialPreview: Sendable {
+    let index: Int
+    let image: RGBImage
 }
 
 /// The synchronous answer (OpenAI's `ImagesResponse` plus the contract's fields).

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import ImageAPI
 import KontextPipeline
+import Synchronization
 
 /// A job as stored: the request that made it, where it stands, and how it ended.
 struct JobRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
@@ -18,8 +19,9 @@ struct JobRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var webhookURL: String?
     /// The synchronous answer's JSON, once succeeded.
     var result: String?
-    /// The error's JSON, once failed.
+    /// The error's JSON body and HTTP status, once failed.
     var error: String?
+    var errorStatus: Int?
     var step: Int
     var totalSteps: Int
     var startedAt: Double?
@@ -53,6 +55,8 @@ public actor JobService {
     private var runningID: String?
     private var runningTask: Task<Void, Never>?
     private var watchers: [String: [UUID: AsyncStream<JobEvent>.Continuation]] = [:]
+    /// Watchers that asked for previews, per job: the engine makes previews only while there are some.
+    nonisolated let previewWatchers = Mutex<[String: Int]>([:])
     private var loop: Task<Void, Never>?
     private var wake: AsyncStream<Void>.Continuation?
 
@@ -74,6 +78,7 @@ public actor JobService {
                 table.column("webhookURL", .text)
                 table.column("result", .text)
                 table.column("error", .text)
+                table.column("errorStatus", .integer)
                 table.column("step", .integer).notNull()
                 table.column("totalSteps", .integer).notNull()
                 table.column("startedAt", .double)
@@ -136,7 +141,7 @@ public actor JobService {
         let record = JobRecord(
             id: id, createdAt: Date().timeIntervalSince1970, status: .queued, operation: operation.rawValue,
             fields: String(decoding: try JSONEncoder().encode(fields), as: UTF8.self), imageCount: content.images.count, baseURL: baseURL,
-            webhookURL: webhook, result: nil, error: nil, step: 0, totalSteps: prepared.parameters.steps, startedAt: nil, finishedAt: nil,
+            webhookURL: webhook, result: nil, error: nil, errorStatus: nil, step: 0, totalSteps: prepared.parameters.steps, startedAt: nil, finishedAt: nil,
             note: nil)
         try await database.write { db in try record.insert(db) }
         wake?.yield()
@@ -166,8 +171,9 @@ public actor JobService {
         return try await finish(id, status: .canceled, result: nil, error: nil)
     }
 
-    /// Events of a job until it finishes; the current state first.
-    func events(_ id: String) async throws -> AsyncStream<JobEvent> {
+    /// Events of a job until it finishes; the current state first. With `previews`, progress
+    /// events carry preview images.
+    func events(_ id: String, previews: Bool = false) async throws -> AsyncStream<JobEvent> {
         let (record, _) = try await status(id)
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
         if record.status.isFinal {
@@ -178,7 +184,11 @@ public actor JobService {
         continuation.yield(.progress(step: record.step, total: record.totalSteps, preview: nil))
         let key = UUID()
         watchers[id, default: [:]][key] = continuation
-        continuation.onTermination = { _ in Task { await self.unwatch(id, key) } }
+        if previews { previewWatchers.withLock { $0[id, default: 0] += 1 } }
+        continuation.onTermination = { _ in
+            if previews { self.previewWatchers.withLock { $0[id, default: 1] -= 1 } }
+            Task { await self.unwatch(id, key) }
+        }
         return stream
     }
 
@@ -251,7 +261,7 @@ public actor JobService {
         let task = Task {
             // The outcome is recorded from a task of its own: this one may be cancelled, and GRDB
             // refuses to write for a cancelled task.
-            let outcome: (JobStatus, String?, String?)
+            let outcome: (JobStatus, String?, APIError?)
             do {
                 let fields = try JSONDecoder().decode([String: ParameterValue].self, from: Data(record.fields.utf8))
                 let images = try (0..<record.imageCount).map { index in
@@ -259,15 +269,16 @@ public actor JobService {
                 }
                 let operation = ImageOperation(rawValue: record.operation) ?? .generation
                 let prepared = try await self.handler.prepare(operation, content: RequestContent(fields: fields, images: images))
-                let body = try await self.handler.execute(prepared, baseURL: record.baseURL, previews: true) { progress in
+                let body = try await self.handler.execute(
+                    prepared, baseURL: record.baseURL, previewAt: { _ in self.previewWatchers.withLock { ($0[id] ?? 0) > 0 } }
+                ) { progress in
                     updateSink.yield(progress)
                 }
                 outcome = (.succeeded, String(decoding: try ImagesResponse.encoder.encode(body), as: UTF8.self), nil)
             } catch is CancellationError {
                 outcome = (.canceled, nil, nil)
             } catch {
-                let apiError = (error as? APIError) ?? APIError.server("engine_error", "\(error)")
-                outcome = (.failed, nil, String(decoding: (try? JSONEncoder().encode(apiError)) ?? Data(), as: UTF8.self))
+                outcome = (.failed, nil, (error as? APIError) ?? APIError.server("engine_error", "\(error)"))
             }
             updateSink.finish()
             await publisher.value
@@ -287,13 +298,14 @@ public actor JobService {
     }
 
     @discardableResult
-    private func finish(_ id: String, status: JobStatus, result: String?, error: String?) async throws -> JobRecord {
+    private func finish(_ id: String, status: JobStatus, result: String?, error: APIError?) async throws -> JobRecord {
         let record = try await database.write { db -> JobRecord in
             guard var record = try JobRecord.fetchOne(db, key: id) else { throw APIError.notFound("job_not_found", "No job '\(id)'.") }
             guard !record.status.isFinal else { return record }
             record.status = status
             record.result = result
-            record.error = error
+            record.error = try error.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            record.errorStatus = error?.status
             record.finishedAt = Date().timeIntervalSince1970
             try record.update(db)
             return record

@@ -155,7 +155,7 @@ public struct KontextServer: Sendable {
         }
         router.get("/v1/jobs/{id}/events") { request, context in
             let previews = request.uri.queryParameters.get("previews") == "true"
-            let events = try await jobs.events(context.parameters.get("id") ?? "")
+            let events = try await jobs.events(context.parameters.get("id") ?? "", previews: previews)
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                 body: .init(asyncSequence: events.map { event in Self.serverSentEvent(event, previews: previews, handler: handler) }))
@@ -192,13 +192,10 @@ public struct KontextServer: Sendable {
             if finished.status == .succeeded, let result = finished.result {
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: result)))
             }
-            if finished.status == .failed, let error = finished.error,
-                let decoded = try? JSONSerialization.jsonObject(with: Data(error.utf8)) as? [String: [String: Any]]
+            if finished.status == .failed, let body = finished.error, let status = finished.errorStatus,
+                let error = APIError(status: status, body: Data(body.utf8))
             {
-                let inner = decoded["error"] ?? [:]
-                throw APIError(
-                    status: (inner["code"] as? String) == "deadline_exceeded" ? 504 : 500, type: inner["type"] as? String ?? "server_error",
-                    code: inner["code"] as? String, param: inner["param"] as? String, message: inner["message"] as? String ?? "The job failed.")
+                throw error
             }
             return try jsonResponse(JobView(record: finished, position: nil).json)
         }

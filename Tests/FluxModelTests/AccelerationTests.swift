@@ -37,7 +37,8 @@ struct AccelerationTests {
             guidance: input("guidance"), imageIds: input("img_ids"), textIds: input("txt_ids"))
         let expected = try Tensor(named: "transformer.out", in: reference)
         let error = try (output - expected).abs().mean(dims: [0, 1, 2]).item() / expected.abs().mean(dims: [0, 1, 2]).item()
-        #expect(error < 0.1, "fp8 weights: mean relative error \(error)")
+        // Measured 0.30% on tiny-a; e4m3 rounds each weight by up to 1/16, and errors average out.
+        #expect(error < 0.02, "fp8 weights: mean relative error \(error)")
     }
 
     @Test func stepCacheDecisions() {

@@ -29,10 +29,10 @@ struct PipelineBehaviourTests {
     @Test func previewsComeAtLatentResolution() throws {
         let pipeline = try Self.pipeline.get()
         var previews = [RGBImage]()
-        _ = try pipeline.generate(GenerationRequest(prompt: "a boat", width: 64, height: 48, steps: 3, seed: 1), previews: true, progress: {
+        _ = try pipeline.generate(GenerationRequest(prompt: "a boat", width: 64, height: 48, steps: 4, seed: 1), previewAt: { $0 % 2 == 0 }, progress: {
             if let preview = $0.preview { previews.append(preview) }
         })
-        #expect(previews.count == 3)
+        #expect(previews.count == 2, "previews only after the steps asked for")
         #expect(previews.allSatisfy { $0.width == 8 && $0.height == 6 })
     }
 

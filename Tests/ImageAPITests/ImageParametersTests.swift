@@ -107,6 +107,13 @@ struct ImageParametersTests {
         #expect(unauthorised?["error"]?["param"] is NSNull)
     }
 
+    @Test func errorsComeBackFromTheirBody() throws {
+        let original = APIError.server("deadline_exceeded", "too slow", status: 504)
+        let body = try JSONEncoder().encode(original)
+        #expect(APIError(status: 504, body: body) == original)
+        #expect(APIError(status: 400, body: Data("{}".utf8)) == nil)
+    }
+
     @Test func jsonValuesKeepTheirTypes() throws {
         let decoded = try JSONDecoder().decode([String: ParameterValue].self, from: Data(#"{"a": true, "b": 1, "c": 1.5, "d": "x", "e": null, "f": [1], "g": {}}"#.utf8))
         #expect(decoded == ["a": .bool(true), "b": .integer(1), "c": .number(1.5), "d": .string("x"), "e": .null, "f": .array([.integer(1)]), "g": .object])

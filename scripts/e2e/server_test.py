@@ -335,6 +335,10 @@ class LifecycleTests(unittest.TestCase):
             ServerTests.error(self, *post_json(server.url + "/v1/images/generations",
                                                {"prompt": "x", "size": "2048x2048", "num_inference_steps": 50}),
                               "deadline_exceeded", http=504)
+            # The same failure through a job that the request waits for keeps its status.
+            ServerTests.error(self, *post_json(server.url + "/v1/images/generations",
+                                               {"prompt": "x", "size": "2048x2048", "num_inference_steps": 50}, {"Prefer": "wait=60"}),
+                              "deadline_exceeded", http=504)
             self.assertEqual(post_json(server.url + "/v1/images/generations", {"prompt": "x", "size": "64x64", "num_inference_steps": 1})[0], 200)
         finally:
             server.stop()
